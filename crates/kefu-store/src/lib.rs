@@ -1,1 +1,102 @@
-//! placeholder
+//! kefu's storage layer: SQLite or PostgreSQL through sqlx (backend picked from the URL at
+//! run time), the embedded migrations for both, field encryption of customer PII, and the
+//! append-only, hash-chained audit log.
+//!
+//! Entry point: [`Store::open`]. Modules:
+//! * [`db`] — [`Db`]/[`Tx`], connecting, migrations, the `on_db!`/`on_tx!`/`sql!` macros;
+//! * [`crypto`] — the data key file, XChaCha20-Poly1305 field encryption, blind indexes;
+//! * `keycheck` — refusing to start when the key file does not match the database;
+//! * [`audit`] — the hash-chained audit log;
+//! * [`contracts`], [`customers`], [`contacts`] — rows ↔ domain values;
+//! * [`ids`] — typed UUIDv7 ids (stored as TEXT on both backends).
+
+pub mod audit;
+pub mod contacts;
+pub mod contracts;
+pub mod crypto;
+pub mod customers;
+pub mod db;
+pub mod error;
+pub mod ids;
+mod keycheck;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use audit::{AuditLog, AuditRecord, AuditVerification, BreakReason, NewAuditEntry};
+pub use contacts::{Channel, ContactInsert, NewContact, NewContactEvent};
+pub use contracts::{
+    ContractVersionRecord, NewContractVersion, SaveContractOutcome, SavedVersion, VersionKind,
+};
+pub use crypto::{FieldCipher, KeyId};
+pub use customers::CustomerPii;
+pub use db::{Backend, Db, Tx, default_database_url};
+pub use error::StoreError;
+pub use ids::{AgentId, ContactId, ContractId, ContractRef, CustomerId, ImportBatchId};
+/// Re-exported so callers of `on_db!`/`on_tx!` use the same sqlx as this crate.
+pub use sqlx;
+
+/// An open store: the database, checked against the data key. Cheap to clone (shared pool
+/// and cipher), so it can be handed to spawned tasks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    cipher: Arc<FieldCipher>,
+    key_path: PathBuf,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file and folder if needed), applies migrations, loads or
+    /// creates the data key in `data_dir` and checks it against the database.
+    pub async fn open(database_url: &str, data_dir: &Path) -> Result<Store, StoreError> {
+        let db = Db::connect(database_url).await?;
+        let bound = async {
+            db.migrate().await?;
+            keycheck::bind_key(&db, data_dir).await
+        }
+        .await;
+        match bound {
+            Ok(cipher) => Ok(Store {
+                db,
+                cipher: Arc::new(cipher),
+                key_path: crypto::key_path(data_dir),
+            }),
+            Err(e) => {
+                db.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> AuditLog<'_> {
+        AuditLog::new(&self.db)
+    }
+
+    /// The id of the data key in use (safe to show).
+    pub fn key_id(&self) -> KeyId {
+        self.cipher.key_id()
+    }
+
+    /// Where the data key file is.
+    pub fn key_path(&self) -> &Path {
+        &self.key_path
+    }
+
+    pub(crate) fn cipher(&self) -> &FieldCipher {
+        &self.cipher
+    }
+
+    /// Closes the connection pool.
+    pub async fn close(self) {
+        self.db.close().await;
+    }
+}

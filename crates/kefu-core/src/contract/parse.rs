@@ -107,7 +107,7 @@ pub(crate) fn read_contract(
         r,
         "attachments",
         "the attachment list of 附录一, as [[attachments]]",
-        |r, n, p| read_attachments(r, n, p),
+        read_attachments,
     );
     top.finish(r);
 

@@ -100,7 +100,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         for (unit, factor) in UNITS {
-            if self.millis % factor == 0 {
+            if self.millis.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", self.millis / factor);
             }
         }

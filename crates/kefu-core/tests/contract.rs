@@ -259,7 +259,7 @@ fn cases() -> Vec<Case> {
         case("duration without unit", replace("max = \"5s\"", "max = 5"), "5\n", "channels.phone.targets.average_speed_of_answer.max", "expected a duration with a unit like \"5s\" or \"5min\", found the bare number 5"),
         case("duration with ambiguous m", replace("max = \"3s\"", "max = \"3m\""), "\"3m\"", "channels.chat.targets.average_response_time.max", "\"m\" is ambiguous (minutes or months?): write \"3min\" for minutes"),
         case("duration with unknown unit", replace("max = \"24h\"", "max = \"24 hours\""), "\"24 hours\"", "channels.email.targets.reply_time.max", "unknown unit \"hours\"; use ms, s, min, h or d"),
-        case("time target implausibly long", replace("max = \"5s\"", "max = \"5d\""), "\"5d\"", "channels.phone.targets.average_speed_of_answer.max", "expected a time target above 0s and at most 1h, found 5d; check the unit"),
+        case("time target implausibly long", replace("max = \"5s\"", "max = \"5d\""), "\"5d\"", "channels.phone.targets.average_speed_of_answer.max", "expected a time target above 0s and at most 1h, found \"5d\"; check the unit"),
         case("target above 100%", replace("min = \"95%\"", "min = \"105%\""), "\"105%\"", "channels.phone.targets.connection_rate.min", "expected a percentage from 0% to 100% like \"95%\", found 105%, which is outside 0%–100%"),
         case("percentage as a float", replace("min = \"95%\"", "min = 0.95"), "0.95", "channels.phone.targets.connection_rate.min", "found the number 0.95; write percentages as strings with a % sign"),
         case("percentage without sign", replace("vat_rate = \"6%\"", "vat_rate = \"6\""), "\"6\"", "billing.vat_rate", "a percentage needs the % sign"),

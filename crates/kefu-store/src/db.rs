@@ -258,7 +258,7 @@ async fn connect_sqlite(url: &str) -> Result<Db, StoreError> {
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
     Ok(Db::Sqlite(pool))
@@ -269,12 +269,43 @@ async fn connect_postgres(url: &str) -> Result<Db, StoreError> {
         url: url.to_owned(),
         reason: e.to_string(),
     })?;
+    let database = options.get_database().unwrap_or("postgres").to_owned();
     let pool = PgPoolOptions::new()
         .max_connections(10)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            // invalid_catalog_name: the server is there, the database is not.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+                StoreError::Invalid(format!(
+                    "PostgreSQL database \"{database}\" does not exist at {}; create it first (e.g. `createdb {database}`)",
+                    redact(url)
+                ))
+            }
+            sqlx::Error::Io(io) => StoreError::Unreachable {
+                url: redact(url),
+                reason: io.to_string(),
+            },
+            sqlx::Error::PoolTimedOut => StoreError::Unreachable {
+                url: redact(url),
+                reason: "no connection could be opened within 10 s; is PostgreSQL running there?"
+                    .to_owned(),
+            },
+            _ => StoreError::Db(e),
+        })?;
     Ok(Db::Postgres(pool))
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
@@ -303,6 +334,16 @@ pub(crate) fn micros_to_timestamp(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn passwords_in_database_urls_are_never_printed() {
+        assert_eq!(
+            redact("postgres://kefu:s3cret@db:5432/kefu"),
+            "postgres://kefu:***@db:5432/kefu"
+        );
+        assert_eq!(redact("postgres://kefu@db/kefu"), "postgres://kefu@db/kefu");
+        assert_eq!(redact("sqlite://./data/kefu.db"), "sqlite://./data/kefu.db");
+    }
     use super::*;
 
     #[test]

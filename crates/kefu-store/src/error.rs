@@ -19,6 +19,10 @@ pub enum StoreError {
     #[error("invalid database URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
 
+    /// The database server cannot be reached.
+    #[error("cannot reach the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+
     /// The key file exists but is not a kefu key file.
     #[error("the key file {path} is not a valid kefu key file: {reason}")]
     InvalidKeyFile { path: PathBuf, reason: String },
@@ -91,6 +95,7 @@ impl StoreError {
             self,
             StoreError::UnsupportedUrl { .. }
                 | StoreError::InvalidUrl { .. }
+                | StoreError::Unreachable { .. }
                 | StoreError::InvalidKeyFile { .. }
                 | StoreError::KeyMismatch { .. }
                 | StoreError::KeyMissing { .. }

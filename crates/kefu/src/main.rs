@@ -1,1 +1,5 @@
-fn main() {}
+//! The `kefu` binary: parse arguments, run, map the outcome to an exit code.
+
+fn main() -> std::process::ExitCode {
+    kefu::cli::main()
+}

@@ -738,11 +738,12 @@ fn check_time_target(o: &Obj<'_>, r: &mut Report<'_>, m: Metric) -> Option<Metri
     };
     if max.is_zero() || max > limit {
         let loc = o.node("max").map_or(o.loc, |n| n.loc);
+        let found = r.sources.snippet(loc);
         r.error(
             loc,
             &o.key_path("max"),
             format!(
-                "expected a time target above 0s and at most {limit}, found {max}; check the unit"
+                "expected a time target above 0s and at most {limit}, found {found}; check the unit"
             ),
         );
         return None;
@@ -1140,7 +1141,7 @@ fn read_staff(o: Obj<'_>, r: &mut Report<'_>) -> Option<StaffPolicy> {
             r.error(
                 loc,
                 &o.key_path(key),
-                format!("expected at least 1d, found {d}; check the unit"),
+                format!("expected at least 24h, found {d}; check the unit"),
             );
             ok = false;
         }

@@ -95,11 +95,15 @@ impl FromStr for Duration {
 
 impl fmt::Display for Duration {
     /// The largest unit that expresses the value exactly: 90 s → "90s", 3 600 000 ms → "1h".
+    /// Days only from a week on, because contracts say "24 小时", not "1 天".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.millis == 0 {
             return f.write_str("0s");
         }
         for (unit, factor) in UNITS {
+            if unit == "d" && self.millis < 7 * factor {
+                continue;
+            }
             if self.millis.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", self.millis / factor);
             }
@@ -209,7 +213,9 @@ mod tests {
         let table = [
             ("5s", 5_000, "5s"),
             ("3min", 180_000, "3min"),
-            ("24h", 86_400_000, "1d"),
+            ("24h", 86_400_000, "24h"),
+            ("7d", 604_800_000, "7d"),
+            ("48h", 172_800_000, "48h"),
             ("90d", 7_776_000_000, "90d"),
             ("90s", 90_000, "90s"),
             ("1500ms", 1_500, "1500ms"),

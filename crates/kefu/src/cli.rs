@@ -1,0 +1,224 @@
+//! Commands. Each parses its arguments, calls the library and prints; the
+//! caller's mistakes are `UserError`s (exit 2), anything else exits 1.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use jiff::civil::Date;
+use kefu_core::contract::Diagnostics;
+
+use crate::files;
+
+mod show;
+mod store_cmds;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kefu",
+    version,
+    about = "kefu: customer service held to its contract"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Database URL: sqlite://PATH (embedded, the default) or postgres://…
+    #[arg(
+        long = "db",
+        env = "KEFU_DATABASE_URL",
+        global = true,
+        default_value = "sqlite://./data/kefu.db"
+    )]
+    pub database_url: String,
+    /// Folder for kefu's own files: the field-encryption key (and the SQLite database by default).
+    #[arg(long, env = "KEFU_DATA_DIR", global = true, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Extra holiday-data files (one TOML per year) that add to or replace the built-in years.
+    #[arg(long, env = "KEFU_HOLIDAYS_DIR", global = true)]
+    pub holidays: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check, show and load contract documents.
+    #[command(subcommand)]
+    Contract(ContractCmd),
+    /// Print the PRC working-day calendar for a year or a month.
+    Calendar {
+        /// Year to print (default: this year).
+        #[arg(long)]
+        year: Option<i16>,
+        /// Month 1–12; without it the whole year is printed.
+        #[arg(long)]
+        month: Option<i8>,
+    },
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContractCmd {
+    /// Validate contract documents and the amendments they list; every error names file:line:column.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show the terms in force on a day, amendments applied.
+    Show {
+        file: PathBuf,
+        /// The day (YYYY-MM-DD); default today in the contract's time zone.
+        #[arg(long)]
+        on: Option<Date>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a contract and store it (and its amendments) as versions in the database.
+    Load { file: PathBuf },
+    /// List the stored versions of a contract.
+    Versions { number: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Walk the hash chain and report the first broken row.
+    Verify,
+}
+
+/// A mistake the user can fix: exit code 2.
+#[derive(Debug)]
+pub enum UserError {
+    Diagnostics(Diagnostics),
+    Message(String),
+}
+
+pub type CmdResult = Result<ExitCode, CmdError>;
+
+#[derive(Debug)]
+pub enum CmdError {
+    User(UserError),
+    Unexpected(anyhow::Error),
+}
+
+impl From<UserError> for CmdError {
+    fn from(e: UserError) -> Self {
+        CmdError::User(e)
+    }
+}
+
+impl From<anyhow::Error> for CmdError {
+    fn from(e: anyhow::Error) -> Self {
+        CmdError::Unexpected(e)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(CmdError::User(UserError::Diagnostics(d))) => {
+            files::print_diagnostics(&d);
+            ExitCode::from(2)
+        }
+        Err(CmdError::User(UserError::Message(m))) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(CmdError::Unexpected(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> CmdResult {
+    let g = cli.global;
+    match cli.command {
+        Command::Contract(ContractCmd::Check { files }) => contract_check(&g, &files),
+        Command::Contract(ContractCmd::Show { file, on, json }) => {
+            contract_show(&g, &file, on, json)
+        }
+        Command::Contract(ContractCmd::Load { file }) => store_cmds::contract_load(&g, &file),
+        Command::Contract(ContractCmd::Versions { number }) => {
+            store_cmds::contract_versions(&g, &number)
+        }
+        Command::Calendar { year, month } => calendar(&g, year, month),
+        Command::Audit(AuditCmd::Verify) => store_cmds::audit_verify(&g),
+    }
+}
+
+fn contract_check(g: &Global, paths: &[PathBuf]) -> CmdResult {
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let mut all = Vec::new();
+    for path in paths {
+        match files::load_contract(path, &holidays) {
+            Ok(doc) => {
+                let base = doc.base();
+                let last = doc
+                    .effective_dates()
+                    .last()
+                    .and_then(|d| doc.terms_on(*d).ok())
+                    .map_or(base.ends_on, |t| t.contract.ends_on);
+                println!(
+                    "ok: {} — contract {} ({}), in force {} to {}, {} amendment{}",
+                    path.display(),
+                    base.number,
+                    base.title,
+                    base.effective_from,
+                    last,
+                    doc.amendments().len(),
+                    if doc.amendments().len() == 1 { "" } else { "s" }
+                );
+            }
+            Err(UserError::Diagnostics(d)) => all.extend(d.0),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if all.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(UserError::Diagnostics(Diagnostics(all)).into())
+    }
+}
+
+fn contract_show(g: &Global, path: &Path, on: Option<Date>, json: bool) -> CmdResult {
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let doc = files::load_contract(path, &holidays)?;
+    let on = on.unwrap_or_else(|| {
+        jiff::ZonedDateTime::now()
+            .with_time_zone(doc.base().time_zone.clone())
+            .date()
+    });
+    let terms = doc
+        .terms_on(on)
+        .map_err(|e| UserError::Message(e.to_string()))?;
+    if json {
+        let text = serde_json::to_string_pretty(&terms).map_err(anyhow::Error::from)?;
+        println!("{text}");
+    } else {
+        print!("{}", show::terms_text(&terms));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn calendar(g: &Global, year: Option<i16>, month: Option<i8>) -> CmdResult {
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let year = year.unwrap_or_else(|| jiff::ZonedDateTime::now().year());
+    let text = match month {
+        Some(m) if !(1..=12).contains(&m) => {
+            return Err(UserError::Message(format!("--month: expected 1 to 12, found {m}")).into());
+        }
+        Some(m) => kefu_core::calendar::render_month(&holidays, year, m),
+        None => kefu_core::calendar::render_year(&holidays, year),
+    }
+    .map_err(|e| UserError::Message(e.to_string()))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,150 @@
+//! Commands that open the store (database + data key): loading contracts,
+//! listing their versions, verifying the audit log.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use kefu_store::{AuditVerification, NewContractVersion, Store, StoreError, VersionKind};
+
+use super::{CmdError, CmdResult, Global, UserError};
+use crate::files;
+
+/// Exit code when the audit log's hash chain is broken: distinct from a usage error (2).
+pub const EXIT_AUDIT_BROKEN: u8 = 3;
+
+fn runtime() -> Result<tokio::runtime::Runtime, CmdError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CmdError::Unexpected(e.into()))
+}
+
+fn store_error(e: StoreError) -> CmdError {
+    if e.is_user_error() {
+        UserError::Message(e.to_string()).into()
+    } else {
+        // The store's messages already include their cause; print them once.
+        CmdError::Unexpected(anyhow::anyhow!("storage: {e}"))
+    }
+}
+
+async fn open(g: &Global) -> Result<Store, CmdError> {
+    Store::open(&g.database_url, &g.data_dir)
+        .await
+        .map_err(store_error)
+}
+
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_string())
+    )
+}
+
+pub(crate) fn contract_load(g: &Global, file: &Path) -> CmdResult {
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let doc = files::load_contract(file, &holidays)?;
+    let base = doc.base();
+    let texts = doc.sources().files();
+    let mut versions = vec![NewContractVersion {
+        kind: VersionKind::Base,
+        label: base.title.clone(),
+        effective_from: base.effective_from,
+        document: texts[0].text().to_string(),
+    }];
+    for a in doc.amendments() {
+        // Sources hold the base first, then each amendment under the name it was read as.
+        let text = texts
+            .iter()
+            .skip(1)
+            .find(|f| Path::new(f.name()).ends_with(&a.file))
+            .map(|f| f.text().to_string())
+            .ok_or_else(|| {
+                CmdError::Unexpected(anyhow::anyhow!("amendment {} has no source text", a.file))
+            })?;
+        versions.push(NewContractVersion {
+            kind: VersionKind::Amendment,
+            label: format!("{} {}", a.number, a.title),
+            effective_from: a.effective_from,
+            document: text,
+        });
+    }
+    runtime()?.block_on(async {
+        let store = open(g).await?;
+        let outcome = store
+            .save_contract(&base.number, &base.title, &versions, &actor())
+            .await
+            .map_err(store_error);
+        store.close().await;
+        let outcome = outcome?;
+        println!(
+            "contract {} {} in {} (data folder {})",
+            base.number,
+            if outcome.contract_created {
+                "stored"
+            } else {
+                "already known"
+            },
+            kefu_store::db::redact(&g.database_url),
+            g.data_dir.display()
+        );
+        for v in &outcome.versions {
+            println!(
+                "  version {} {} — {} (sha256 {})",
+                v.version_no,
+                if v.new {
+                    "stored"
+                } else {
+                    "unchanged, already stored"
+                },
+                v.label,
+                &v.sha256[..v.sha256.len().min(16)]
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub(crate) fn contract_versions(g: &Global, number: &str) -> CmdResult {
+    runtime()?.block_on(async {
+        let store = open(g).await?;
+        let list = store.contract_versions(number).await.map_err(store_error);
+        store.close().await;
+        let list = list?;
+        if list.is_empty() {
+            return Err(
+                UserError::Message(format!("no contract numbered \"{number}\" is stored")).into(),
+            );
+        }
+        for v in list {
+            println!(
+                "{:>3}  {:<9}  from {}  loaded {}  sha256 {}  {}",
+                v.version_no,
+                format!("{:?}", v.kind).to_lowercase(),
+                v.effective_from,
+                v.loaded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                &v.sha256[..v.sha256.len().min(16)],
+                v.label
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub(crate) fn audit_verify(g: &Global) -> CmdResult {
+    runtime()?.block_on(async {
+        let store = open(g).await?;
+        let result = store.audit().verify().await.map_err(store_error);
+        store.close().await;
+        match result? {
+            v @ AuditVerification::Intact { .. } => {
+                println!("{v}");
+                Ok(ExitCode::SUCCESS)
+            }
+            v @ AuditVerification::Broken { .. } => {
+                eprintln!("{v}");
+                Ok(ExitCode::from(EXIT_AUDIT_BROKEN))
+            }
+        }
+    })
+}

@@ -86,6 +86,45 @@ fn the_example_encodes_every_clause_of_the_seed_contract() {
 }
 
 #[test]
+fn channel_calendars_follow_the_contract_hours_and_time_zone() {
+    let doc = load_example();
+    let holidays = std::sync::Arc::new(HolidayCalendar::builtin());
+    let c = doc.base();
+    let at = |s: &str| -> jiff::Timestamp {
+        s.parse::<jiff::civil::DateTime>()
+            .and_then(|dt| c.time_zone.to_timestamp(dt))
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    };
+    let chat = c
+        .service_calendar(ChannelKind::Chat, holidays.clone())
+        .expect("chat");
+    // Friday 21:00 to Monday 09:00, open 08:00–22:00 daily: 1 h + 14 h + 14 h + 1 h.
+    let d = chat
+        .business_duration(at("2026-11-20T21:00"), at("2026-11-23T09:00"))
+        .expect("duration");
+    assert_eq!(d, jiff::SignedDuration::from_hours(30));
+    let onsite = c
+        .service_calendar(ChannelKind::Onsite, holidays.clone())
+        .expect("onsite");
+    assert!(
+        onsite.is_open(at("2026-02-14T10:00")).expect("2026 data"),
+        "make-up Saturday is a working day"
+    );
+    assert!(
+        !onsite.is_open(at("2026-02-16T10:00")).expect("2026 data"),
+        "Spring Festival"
+    );
+    assert!(
+        !onsite.is_open(at("2026-02-13T12:30")).expect("2026 data"),
+        "lunch break"
+    );
+    let phone = c
+        .service_calendar(ChannelKind::Phone, holidays)
+        .expect("phone");
+    assert!(phone.is_open(at("2026-02-17T03:00")).expect("always"));
+}
+
+#[test]
 fn terms_before_the_amendment_are_the_base_terms() {
     let doc = load_example();
     let t = doc.terms_on(date(2026, 12, 31)).expect("in force");

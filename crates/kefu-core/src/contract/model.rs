@@ -7,7 +7,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::units::{Amount, Duration, Percent};
-use crate::calendar::{ServiceHours, Window};
+use crate::calendar::{HolidayCalendar, ServiceCalendar, ServiceHours, Window};
 
 /// A clause number of the paper contract, e.g. "4.1.1" or "附录二.3".
 pub type Clause = String;
@@ -48,6 +48,18 @@ impl Contract {
     }
     pub fn channel(&self, kind: ChannelKind) -> Option<&Channel> {
         self.channels.get(kind)
+    }
+
+    /// A channel's business calendar under these terms: its service hours in
+    /// the contract's time zone, working days from `holidays`.
+    pub fn service_calendar(
+        &self,
+        kind: ChannelKind,
+        holidays: std::sync::Arc<HolidayCalendar>,
+    ) -> Option<ServiceCalendar> {
+        self.channel(kind).map(|ch| {
+            ServiceCalendar::new(ch.hours.hours.clone(), self.time_zone.clone(), holidays)
+        })
     }
 }
 

@@ -254,6 +254,21 @@ mod tests {
         assert_eq!("abc%".parse::<Percent>(), Err(PercentError::BadNumber));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_duration_prints_as_text_that_parses_back_to_it(millis in 0u64..=400 * 86_400_000) {
+            let d = Duration::from_millis(millis);
+            proptest::prop_assert_eq!(d.to_string().parse::<Duration>(), Ok(d));
+        }
+
+        #[test]
+        fn a_percentage_prints_as_text_that_parses_back_to_it(units in 0i64..=1_000_000, scale in 0u32..=4) {
+            let p = Percent::from_points(Decimal::new(units, scale));
+            let back: Percent = p.to_string().parse().map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}")))?;
+            proptest::prop_assert_eq!(back.points(), p.points());
+        }
+    }
+
     #[test]
     fn amounts_are_exact_and_refuse_exponents() {
         let a: Amount = "0.60".parse().expect("parses");

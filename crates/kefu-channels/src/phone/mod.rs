@@ -1,0 +1,4 @@
+//! Phone records: one module per source format, each a streaming reader that
+//! yields calls, agent events and rejected rows with their line numbers.
+
+pub mod source;

@@ -55,6 +55,9 @@ pub struct NewContractVersion {
     pub effective_from: jiff::civil::Date,
     /// The TOML document, verbatim.
     pub document: String,
+    /// The file's path as the base contract names it (amendments) or as given (base), so the
+    /// contract can be rebuilt from the database.
+    pub source_path: Option<String>,
 }
 
 /// A stored document.
@@ -71,6 +74,7 @@ pub struct ContractVersionRecord {
     /// Hex SHA-256 of the document's UTF-8 bytes.
     pub sha256: String,
     pub loaded_at: jiff::Timestamp,
+    pub source_path: Option<String>,
 }
 
 /// What [`Store::save_contract`] did with one input version (same order as the input).
@@ -169,11 +173,21 @@ impl Store {
         &self,
         number: &str,
     ) -> Result<Vec<ContractVersionRecord>, StoreError> {
-        type Row = (String, i64, String, String, String, String, String, i64);
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+        );
         let rows: Vec<Row> = on_db!(self.db(), pool => {
             sqlx::query_as(sql!(
                 "SELECT c.number, v.version_no, v.kind, v.label, v.effective_from, v.document,
-                        v.sha256, v.loaded_at
+                        v.sha256, v.loaded_at, v.source_path
                  FROM contract_versions v JOIN contracts c ON c.id = v.contract_id
                  WHERE c.number = $1
                  ORDER BY v.effective_from, v.version_no"
@@ -184,7 +198,17 @@ impl Store {
         });
         rows.into_iter()
             .map(
-                |(number, version_no, kind, label, effective_from, document, sha256, loaded_at)| {
+                |(
+                    number,
+                    version_no,
+                    kind,
+                    label,
+                    effective_from,
+                    document,
+                    sha256,
+                    loaded_at,
+                    source_path,
+                )| {
                     Ok(ContractVersionRecord {
                         number,
                         version_no,
@@ -199,6 +223,7 @@ impl Store {
                         document,
                         sha256,
                         loaded_at: micros_to_timestamp("contract_versions.loaded_at", loaded_at)?,
+                        source_path,
                     })
                 },
             )
@@ -306,8 +331,9 @@ async fn save_version(
     on_tx!(tx, conn => {
             sqlx::query(sql!(
                 "INSERT INTO contract_versions
-                (id, contract_id, version_no, kind, label, effective_from, document, sha256, loaded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                (id, contract_id, version_no, kind, label, effective_from, document, sha256, loaded_at,
+                 source_path)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ))
             .bind(uuid::Uuid::now_v7().hyphenated().to_string())
             .bind(&cid)
@@ -318,6 +344,7 @@ async fn save_version(
             .bind(&v.document)
             .bind(&sha256)
             .bind(now_micros())
+            .bind(&v.source_path)
             .execute(&mut *conn)
             .await?
     .rows_affected()

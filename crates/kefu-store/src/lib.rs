@@ -11,6 +11,7 @@
 //! * [`ids`] — typed UUIDv7 ids (stored as TEXT on both backends).
 
 pub mod audit;
+pub mod calls;
 pub mod contacts;
 pub mod contracts;
 pub mod crypto;
@@ -18,12 +19,14 @@ pub mod customers;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod imports;
 mod keycheck;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use audit::{AuditLog, AuditRecord, AuditVerification, BreakReason, NewAuditEntry};
+pub use calls::{ChunkOutcome, NewCall, StoredCall};
 pub use contacts::{Channel, ContactInsert, NewContact, NewContactEvent};
 pub use contracts::{
     ContractVersionRecord, NewContractVersion, SaveContractOutcome, SavedVersion, VersionKind,
@@ -33,6 +36,7 @@ pub use customers::CustomerPii;
 pub use db::{Backend, Db, Tx, default_database_url};
 pub use error::StoreError;
 pub use ids::{AgentId, ContactId, ContractId, ContractRef, CustomerId, ImportBatchId};
+pub use imports::{BatchState, ImportBatch, ImportProgress, ImportSource, ImportStart};
 /// Re-exported so callers of `on_db!`/`on_tx!` use the same sqlx as this crate.
 pub use sqlx;
 

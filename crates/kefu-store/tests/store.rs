@@ -56,6 +56,7 @@ fn base_version() -> NewContractVersion {
         label: "base contract".to_owned(),
         effective_from: date(2025, 1, 1),
         document: "[contract]\nnumber = \"HT-2025-001\"\n".to_owned(),
+        source_path: Some("contract.toml".to_owned()),
     }
 }
 
@@ -542,6 +543,7 @@ async fn contract_versions_are_stored_once_and_listed_in_effective_order() {
             label: label.to_owned(),
             effective_from: day,
             document: format!("[amendment]\nlabel = \"{label}\"\n"),
+            source_path: Some(format!("{label}.toml")),
         };
         let versions = [
             amendment("补充协议二", date(2025, 9, 1)),

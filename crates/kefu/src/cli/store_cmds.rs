@@ -51,6 +51,7 @@ pub(crate) fn contract_load(g: &Global, file: &Path) -> CmdResult {
         label: base.title.clone(),
         effective_from: base.effective_from,
         document: texts[0].text().to_string(),
+        source_path: file.file_name().map(|n| n.to_string_lossy().into_owned()),
     }];
     for a in doc.amendments() {
         // Sources hold the base first, then each amendment under the name it was read as.
@@ -67,6 +68,7 @@ pub(crate) fn contract_load(g: &Global, file: &Path) -> CmdResult {
             label: format!("{} {}", a.number, a.title),
             effective_from: a.effective_from,
             document: text,
+            source_path: Some(a.file.clone()),
         });
     }
     runtime()?.block_on(async {

@@ -1,0 +1,250 @@
+//! Calls and import runs, on SQLite and PostgreSQL: nothing stored twice,
+//! newer versions replace older ones, callers encrypted, runs resumable.
+
+mod common;
+
+use common::on_each_backend;
+use jiff::{SignedDuration, Timestamp};
+use kefu_core::phone::{CallOutcome, CallRecord};
+use kefu_store::sqlx;
+use kefu_store::{
+    BatchState, ContractId, ImportProgress, ImportSource, ImportStart, NewCall, NewContractVersion,
+    Store, VersionKind, on_db, sql,
+};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn call(id: &str, offered: &str, outcome: CallOutcome) -> CallRecord {
+    let offered_at = ts(offered);
+    CallRecord {
+        source_id: id.to_owned(),
+        queue: Some("q1".to_owned()),
+        caller: Some("13812345678".to_owned()),
+        offered_at,
+        answered_at: (outcome == CallOutcome::Answered)
+            .then(|| offered_at + SignedDuration::from_secs(4)),
+        ended_at: Some(offered_at + SignedDuration::from_secs(60)),
+        outcome,
+        agent: (outcome == CallOutcome::Answered).then(|| "Agent/1001".to_owned()),
+        talk: (outcome == CallOutcome::Answered).then(|| SignedDuration::from_secs(56)),
+        unanswered_rings: 1,
+        transferred_to: None,
+    }
+}
+
+fn new(call: CallRecord, version: i64) -> NewCall {
+    NewCall {
+        call,
+        version,
+        first_line: Some(1),
+        last_line: Some(3),
+    }
+}
+
+async fn contract(store: &Store) -> ContractId {
+    let saved = store
+        .save_contract(
+            "HT-1",
+            "test",
+            &[NewContractVersion {
+                kind: VersionKind::Base,
+                label: "base".to_owned(),
+                effective_from: jiff::civil::date(2026, 1, 1),
+                document: "kefu = 1".to_owned(),
+                source_path: Some("c.toml".to_owned()),
+            }],
+            "tester",
+        )
+        .await;
+    match saved {
+        Ok(o) => o.contract_id,
+        Err(e) => panic!("save_contract: {e}"),
+    }
+}
+
+fn source(contract_id: ContractId, sha: &str) -> ImportSource<'_> {
+    ImportSource {
+        contract_id,
+        format: "queue_log",
+        source_name: "queue_log",
+        sha256: sha,
+        size: 100,
+    }
+}
+
+async fn fresh(store: &Store, src: &ImportSource<'_>) -> kefu_store::ImportBatch {
+    match store.begin_import(src, "tester").await {
+        Ok(ImportStart::Fresh(b)) => b,
+        other => panic!("expected a fresh run, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_same_calls_imported_twice_are_stored_once() {
+    on_each_backend(async |store: &Store| {
+        let cid = contract(store).await;
+        let batch = fresh(store, &source(cid, "aa")).await;
+        let calls = vec![
+            new(call("c1", "2026-10-01T01:00:00Z", CallOutcome::Answered), 0),
+            new(
+                call("c2", "2026-10-01T01:05:00Z", CallOutcome::Abandoned),
+                0,
+            ),
+            // The same call twice inside one chunk.
+            new(
+                call("c2", "2026-10-01T01:05:00Z", CallOutcome::Abandoned),
+                0,
+            ),
+        ];
+        let p = ImportProgress::default();
+        let first = store
+            .commit_import_chunk(&batch, &calls, &p)
+            .await
+            .expect("chunk");
+        assert_eq!((first.stored, first.unchanged), (2, 1));
+        let again = store
+            .commit_import_chunk(&batch, &calls, &p)
+            .await
+            .expect("chunk");
+        assert_eq!((again.stored, again.unchanged), (0, 3));
+        assert_eq!(store.call_count(cid).await.expect("count"), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_newer_version_of_a_call_replaces_the_older_and_never_the_reverse() {
+    on_each_backend(async |store: &Store| {
+        let cid = contract(store).await;
+        let batch = fresh(store, &source(cid, "bb")).await;
+        let p = ImportProgress::default();
+        let waiting = call("ct-1", "2026-10-01T01:00:00Z", CallOutcome::Unknown);
+        let answered = call("ct-1", "2026-10-01T01:00:00Z", CallOutcome::Answered);
+        store
+            .commit_import_chunk(&batch, &[new(waiting.clone(), 1)], &p)
+            .await
+            .expect("v1");
+        let up = store
+            .commit_import_chunk(&batch, &[new(answered.clone(), 2)], &p)
+            .await
+            .expect("v2");
+        assert_eq!(up.stored, 1);
+        let back = store
+            .commit_import_chunk(&batch, &[new(waiting, 1)], &p)
+            .await
+            .expect("v1 again");
+        assert_eq!(
+            back.stored, 0,
+            "an older version never overwrites a newer one"
+        );
+        let stored = store
+            .calls_offered_between(
+                cid,
+                None,
+                ts("2026-10-01T00:00:00Z"),
+                ts("2026-10-02T00:00:00Z"),
+                true,
+            )
+            .await
+            .expect("read");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].call, answered, "caller decrypts after the upsert");
+        assert_eq!(stored[0].version, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn caller_numbers_are_stored_encrypted() {
+    on_each_backend(async |store: &Store| {
+        let cid = contract(store).await;
+        let batch = fresh(store, &source(cid, "cc")).await;
+        let c = call("c1", "2026-10-01T01:00:00Z", CallOutcome::Answered);
+        store
+            .commit_import_chunk(&batch, &[new(c, 0)], &ImportProgress::default())
+            .await
+            .expect("chunk");
+        let raw: Vec<(Option<Vec<u8>>,)> = on_db!(store.db(), pool => {
+            sqlx::query_as(sql!("SELECT caller_enc FROM calls")).fetch_all(pool).await.expect("select")
+        });
+        let bytes = raw[0].0.clone().expect("encrypted caller");
+        assert!(!bytes.windows(11).any(|w| w == b"13812345678"), "no plaintext number in the database");
+        let without = store
+            .calls_offered_between(cid, None, ts("2026-10-01T00:00:00Z"), ts("2026-10-02T00:00:00Z"), false)
+            .await
+            .expect("read");
+        assert_eq!(without[0].call.caller, None, "the number is only decrypted on request");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_from_its_checkpoint_and_a_finished_one_is_not_repeated() {
+    on_each_backend(async |store: &Store| {
+        let cid = contract(store).await;
+        let src = source(cid, "dd");
+        let batch = fresh(store, &src).await;
+        let checkpoint = ImportProgress {
+            resume_offset: 4096,
+            resume_line: 57,
+            lines_done: 80,
+            calls_stored: 0,
+            rows_rejected: 2,
+            rows_skipped: 1,
+        };
+        store
+            .commit_import_chunk(
+                &batch,
+                &[new(
+                    call("c1", "2026-10-01T01:00:00Z", CallOutcome::Answered),
+                    0,
+                )],
+                &checkpoint,
+            )
+            .await
+            .expect("chunk");
+        // The process dies here. The next run finds the checkpoint.
+        let resumed = match store.begin_import(&src, "tester").await {
+            Ok(ImportStart::Resume(b)) => b,
+            other => panic!("expected a resume, got {other:?}"),
+        };
+        assert_eq!(
+            resumed.progress,
+            ImportProgress {
+                calls_stored: 1,
+                ..checkpoint
+            }
+        );
+        store
+            .finish_import(&resumed, &resumed.progress, BatchState::Done, "tester")
+            .await
+            .expect("finish");
+        assert!(matches!(
+            store.begin_import(&src, "tester").await,
+            Ok(ImportStart::AlreadyDone(_))
+        ));
+        let runs = store.import_batches(cid).await.expect("list");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].state, BatchState::Done);
+        let actions: Vec<String> = store
+            .audit()
+            .list(1, 100)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|r| r.action)
+            .collect();
+        assert!(
+            actions.contains(&"import.started".to_owned()),
+            "{actions:?}"
+        );
+        assert!(
+            actions.contains(&"import.resumed".to_owned()),
+            "{actions:?}"
+        );
+        assert!(actions.contains(&"import.done".to_owned()), "{actions:?}");
+    })
+    .await;
+}

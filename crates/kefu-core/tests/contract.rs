@@ -298,7 +298,7 @@ fn cases() -> Vec<Case> {
         case("duration without unit", replace("max = \"5s\"", "max = 5"), "5\n", "channels.phone.targets.average_speed_of_answer.max", "expected a duration with a unit like \"5s\" or \"5min\", found the bare number 5"),
         case("duration with ambiguous m", replace("max = \"3s\"", "max = \"3m\""), "\"3m\"", "channels.chat.targets.average_response_time.max", "\"m\" is ambiguous (minutes or months?): write \"3min\" for minutes"),
         case("duration with unknown unit", replace("max = \"24h\"", "max = \"24 hours\""), "\"24 hours\"", "channels.email.targets.reply_time.max", "unknown unit \"hours\"; use ms, s, min, h or d"),
-        case("time target implausibly long", replace("max = \"5s\"", "max = \"5d\""), "\"5d\"", "channels.phone.targets.average_speed_of_answer.max", "expected a time target above 0s and at most 1h, found \"5d\"; check the unit"),
+        case("time target implausibly long", replace("max = \"5s\"", "max = \"5d\""), "\"5d\"", "channels.phone.targets.average_speed_of_answer.max", "expected a time target above 0s and at most 3min, found \"5d\"; check the unit"),
         case("target above 100%", replace("min = \"95%\"", "min = \"105%\""), "\"105%\"", "channels.phone.targets.connection_rate.min", "expected a percentage from 0% to 100% like \"95%\", found 105%, which is outside 0%–100%"),
         case("percentage as a float", replace("min = \"95%\"", "min = 0.95"), "0.95", "channels.phone.targets.connection_rate.min", "found the number 0.95; write percentages as strings with a % sign"),
         case("percentage without sign", replace("vat_rate = \"6%\"", "vat_rate = \"6\""), "\"6\"", "billing.vat_rate", "a percentage needs the % sign"),
@@ -323,6 +323,13 @@ fn cases() -> Vec<Case> {
         case("invoice day out of range", replace("invoice_day = 5", "invoice_day = 31"), "31", "billing.invoice_day", "expected a day of the month from 1 to 28, found 31"),
         case("missing amendment file", replace("amendments = [\"amendment-2027-01.toml\"]", "amendments = [\"amendment-2027-02.toml\"]"), "\"amendment-2027-02.toml\"", "contract.amendments", "cannot read amendment file \"amendment-2027-02.toml\""),
         case("wrong format version", replace("kefu = 1 ", "kefu = 2 "), "2 ", "kefu", "expected the format version from 1 to 1, found 2"),
+        case("no opening windows", replace("windows = [\"08:00-22:00\"]", "windows = []"), "[]", "channels.chat.hours.windows", "expected at least one window like \"08:00-22:00\"; a channel with no hours is never open"),
+        case("control character in a text", replace("title = \"通信行业客服工作准则合同\"", "title = \"通信\\u0000行业\""), "\"通信\\u0000行业\"", "contract.title", "found a control character U+0000 in the text"),
+        case("answer target written in minutes", replace("max = \"5s\"", "max = \"5min\""), "\"5min\"", "channels.phone.targets.average_speed_of_answer.max", "at most 3min, found \"5min\"; check the unit"),
+        in_amendment("amendment replaces a list without saying so", replace("[articles.set.channels.phone.fee]\nrate = \"0.55\"", "[[articles.set.penalties]]\nclause = \"附录二.4\"\nbreach = \"confidentiality_incident\"\nformula = \"fixed\"\namount = \"1.00\""), "[[articles.set.penalties]]", "penalties", "setting `penalties` replaces the whole list; add `replace = [\"penalties\"]`"),
+        in_amendment("two articles of one amendment change the same setting", replace("[articles.set.channels.chat.targets.average_response_time]\nmax = \"2s\"", "[articles.set.channels.phone.fee]\nrate = \"0.56\""), "\"0.56\"", "channels.phone.fee.rate", "articles 第一条 and 第二条 of \"GDT-KF-2026-0017-补1\" both change `channels.phone.fee.rate`"),
+        in_amendment("amendment ends the contract before it takes effect", replace("[articles.set.channels.phone.fee]\nrate = \"0.55\"", "[articles.set.contract]\nterm_years = 1"), "2027-01-01\n", "amendment.effective_from", "with this amendment the contract ends on 2026-12-31, before the amendment takes effect (2027-01-01)"),
+        in_amendment("amendment replaces something the contract does not have", replace("no = \"第一条\"\n", "no = \"第一条\"\nreplace = [\"channels.fax\"]\n"), "\"channels.fax\"", "articles[0].replace", "`channels.fax` is not in the contract, so there is nothing to replace"),
         in_amendment("amendment for another contract", replace("amends = \"GDT-KF-2026-0017\"", "amends = \"GDT-KF-2026-0099\""), "\"GDT-KF-2026-0099\"", "amendment.amends", "this amendment amends contract \"GDT-KF-2026-0099\", but it is listed by contract \"GDT-KF-2026-0017\""),
         in_amendment("amendment before the contract", replace("effective_from = 2027-01-01", "effective_from = 2025-06-01"), "2025-06-01", "amendment.effective_from", "the amendment takes effect on 2025-06-01, before the contract does (2026-01-01)"),
         in_amendment("amendment after the contract ended", replace("effective_from = 2027-01-01", "effective_from = 2029-01-01"), "2029-01-01", "amendment.effective_from", "after the contract has ended (2027-12-31)"),
@@ -434,6 +441,53 @@ fn two_amendments_on_the_same_day_changing_the_same_setting_overlap() {
             && x.message.contains("overlapping amendments: \"GDT-KF-2026-0017-补1\" and \"GDT-KF-2026-0017-补2\" both change `channels.phone.fee.rate` from 2027-01-01")),
         "{d}"
     );
+}
+
+#[test]
+fn an_article_can_replace_a_whole_table_or_list() {
+    let amendment = AMENDMENT.replacen(
+        "no = \"第二条\"\n",
+        "no = \"第二条\"\nreplace = [\"channels.chat.hours\", \"penalties\"]\n",
+        1,
+    )
+    .replacen(
+        "[articles.set.channels.chat.targets.average_response_time]\nmax = \"2s\"",
+        "[articles.set.channels.chat.hours]\nclause = \"2.1.2\"\nkind = \"always\"\n\n[[articles.set.penalties]]\nclause = \"附录二.4\"\nbreach = \"confidentiality_incident\"\nformula = \"fixed\"\namount = \"80000.00\"",
+        1,
+    );
+    let doc =
+        load_files(CONTRACT, &[(AMENDMENT_FILE, &amendment)]).unwrap_or_else(|d| panic!("{d}"));
+    let t = doc.terms_on(date(2027, 2, 1)).expect("in force");
+    let chat = t.contract.channel(ChannelKind::Chat).expect("chat");
+    assert_eq!(
+        chat.hours.hours,
+        ServiceHours::Always,
+        "the base's windows are gone, not merged"
+    );
+    assert_eq!(t.contract.penalties.len(), 1);
+    let before = doc.terms_on(date(2026, 12, 1)).expect("in force");
+    assert_eq!(before.contract.penalties.len(), 8);
+}
+
+#[test]
+fn a_term_from_29_february_ends_the_day_before_its_anniversary() {
+    let base = CONTRACT
+        .replacen("signed_on = 2025-12-26", "signed_on = 2024-02-29", 1)
+        .replacen(
+            "effective_from = 2026-01-01",
+            "effective_from = 2024-02-29",
+            1,
+        )
+        .replacen("term_years = 2", "term_years = 1", 1)
+        .replacen(
+            "amendments = [\"amendment-2027-01.toml\"]",
+            "amendments = []",
+            1,
+        );
+    let doc = load_files(&base, &[]).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(doc.base().ends_on, date(2025, 2, 28));
+    assert!(doc.terms_on(date(2025, 2, 28)).is_ok());
+    assert!(doc.terms_on(date(2025, 3, 1)).is_err());
 }
 
 #[test]

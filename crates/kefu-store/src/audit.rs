@@ -169,16 +169,33 @@ impl<'a> AuditLog<'a> {
         let mut rows = 0u64;
         loop {
             let after = expected_seq - 1;
-            let page: Vec<Row> = on_db!(self.db, pool => {
-                sqlx::query_as(sql!(
-                    "SELECT seq, at, actor, action, subject, detail, prev_hash, hash
-                     FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-                ))
-                .bind(after)
-                .bind(page_size)
-                .fetch_all(pool)
-                .await?
-            });
+            // Every column is cast to its type: on SQLite a tampered value of another type
+            // (text in `at`, a blob in `detail`) must show up as a broken row, not as a
+            // decoding error that hides which row was touched.
+            let page: Vec<Row> = match self.db {
+                Db::Sqlite(pool) => {
+                    sqlx::query_as(sql!(
+                        "SELECT CAST(seq AS INTEGER), CAST(at AS INTEGER), CAST(actor AS TEXT),
+                                CAST(action AS TEXT), CAST(subject AS TEXT), CAST(detail AS TEXT),
+                                CAST(prev_hash AS BLOB), CAST(hash AS BLOB)
+                         FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    ))
+                    .bind(after)
+                    .bind(page_size)
+                    .fetch_all(pool)
+                    .await?
+                }
+                Db::Postgres(pool) => {
+                    sqlx::query_as(sql!(
+                        "SELECT seq, at, actor, action, subject, detail, prev_hash, hash
+                         FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    ))
+                    .bind(after)
+                    .bind(page_size)
+                    .fetch_all(pool)
+                    .await?
+                }
+            };
             if page.is_empty() {
                 return Ok(AuditVerification::Intact { rows, head: prev });
             }

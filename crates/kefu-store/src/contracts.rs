@@ -58,6 +58,8 @@ pub struct NewContractVersion {
     /// The file's path as the base contract names it (amendments) or as given (base), so the
     /// contract can be rebuilt from the database.
     pub source_path: Option<String>,
+    /// An amendment's own number (补充协议编号); one stored text per number.
+    pub amendment_number: Option<String>,
 }
 
 /// A stored document.
@@ -125,6 +127,15 @@ impl Store {
             ));
         }
         let mut tx = self.db().begin().await?;
+        if let Tx::Postgres(pg) = &mut tx {
+            // Two loads of the same contract at once would both see "not stored yet";
+            // SQLite's single writer serialises them already.
+            sqlx::query(sql!(
+                "SELECT pg_advisory_xact_lock(hashtext('kefu.contracts'))"
+            ))
+            .execute(&mut **pg)
+            .await?;
+        }
         let existing: Option<(String,)> = on_tx!(&mut tx, conn => {
             sqlx::query_as(sql!("SELECT id FROM contracts WHERE number = $1"))
                 .bind(number)
@@ -230,6 +241,16 @@ impl Store {
             .collect()
     }
 
+    /// The numbers of all stored contracts, in number order.
+    pub async fn contract_numbers(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!("SELECT number FROM contracts ORDER BY number"))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
     /// The id of the contract with this number, if stored.
     pub async fn contract_id(&self, number: &str) -> Result<Option<ContractId>, StoreError> {
         let row: Option<(String,)> = on_db!(self.db(), pool => {
@@ -295,6 +316,22 @@ async fn save_version(
             new: false,
         });
     }
+    if let Some(no) = &v.amendment_number {
+        let other: Option<(String,)> = on_tx!(tx, conn => {
+            sqlx::query_as(sql!(
+                "SELECT sha256 FROM contract_versions WHERE contract_id = $1 AND amendment_number = $2"
+            ))
+            .bind(&cid)
+            .bind(no)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        if let Some((stored_sha,)) = other {
+            return Err(StoreError::Invalid(format!(
+                "amendment `{no}` of contract `{number}` is already stored with a different text (sha256 {stored_sha}); a signed amendment does not change — sign a new one with its own number"
+            )));
+        }
+    }
     let base: Option<(String,)> = on_tx!(tx, conn => {
         sqlx::query_as(sql!(
             "SELECT sha256 FROM contract_versions WHERE contract_id = $1 AND kind = 'base'"
@@ -332,8 +369,8 @@ async fn save_version(
             sqlx::query(sql!(
                 "INSERT INTO contract_versions
                 (id, contract_id, version_no, kind, label, effective_from, document, sha256, loaded_at,
-                 source_path)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                 source_path, amendment_number)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ))
             .bind(uuid::Uuid::now_v7().hyphenated().to_string())
             .bind(&cid)
@@ -345,6 +382,7 @@ async fn save_version(
             .bind(&sha256)
             .bind(now_micros())
             .bind(&v.source_path)
+            .bind(&v.amendment_number)
             .execute(&mut *conn)
             .await?
     .rows_affected()

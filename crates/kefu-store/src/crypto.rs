@@ -104,7 +104,8 @@ impl DataKey {
                 });
             }
         };
-        DataKey::parse(&text, path).map(Some)
+        // An editor may have added a byte-order mark.
+        DataKey::parse(text.strip_prefix('\u{feff}').unwrap_or(&text), path).map(Some)
     }
 
     /// Parses the key file format written by [`DataKey::write_new`].

@@ -142,7 +142,7 @@ impl Db {
             "sqlite" => connect_sqlite(url).await,
             "postgres" | "postgresql" => connect_postgres(url).await,
             _ => Err(StoreError::UnsupportedUrl {
-                url: url.to_owned(),
+                url: redact(url),
                 scheme: if scheme.is_empty() {
                     "(none)".to_owned()
                 } else {
@@ -163,11 +163,19 @@ impl Db {
     /// Applies the embedded migrations for this backend; already-applied ones are skipped
     /// (sqlx records them with a checksum in `_sqlx_migrations` and refuses edited files).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        let result = match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await,
+            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await,
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // A read-only file or folder shows up here, at the first write.
+            Err(sqlx::migrate::MigrateError::Execute(e))
+            | Err(sqlx::migrate::MigrateError::ExecuteMigration(e, _)) => {
+                Err(classify("the database", e))
+            }
+            Err(e) => Err(e.into()),
         }
-        Ok(())
     }
 
     /// Starts a write transaction.
@@ -218,7 +226,7 @@ impl Tx {
 
 async fn connect_sqlite(url: &str) -> Result<Db, StoreError> {
     let invalid = |reason: String| StoreError::InvalidUrl {
-        url: url.to_owned(),
+        url: redact(url),
         reason,
     };
     let path_part = url
@@ -260,52 +268,135 @@ async fn connect_sqlite(url: &str) -> Result<Db, StoreError> {
         .max_lifetime(None)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
-        .await?;
+        .await
+        .map_err(|e| classify(url, e))?;
     Ok(Db::Sqlite(pool))
 }
 
 async fn connect_postgres(url: &str) -> Result<Db, StoreError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
-        url: url.to_owned(),
-        reason: e.to_string(),
+        url: redact(url),
+        reason: redact(&e.to_string()),
     })?;
-    let database = options.get_database().unwrap_or("postgres").to_owned();
+    // One direct attempt first: a refused or wrong login fails at once with its reason,
+    // instead of after the pool's retries.
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&options),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+        Ok(Err(e)) => return Err(classify(url, e)),
+        Err(_) => {
+            return Err(StoreError::Unreachable {
+                url: redact(url),
+                reason: "no answer within 10 s".to_owned(),
+            });
+        }
+    }
     let pool = PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
-        .map_err(|e| match &e {
-            // invalid_catalog_name: the server is there, the database is not.
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
-                StoreError::Invalid(format!(
-                    "PostgreSQL database \"{database}\" does not exist at {}; create it first (e.g. `createdb {database}`)",
-                    redact(url)
-                ))
-            }
-            sqlx::Error::Io(io) => StoreError::Unreachable {
-                url: redact(url),
-                reason: io.to_string(),
-            },
-            sqlx::Error::PoolTimedOut => StoreError::Unreachable {
-                url: redact(url),
-                reason: "no connection could be opened within 10 s; is PostgreSQL running there?"
-                    .to_owned(),
-            },
-            _ => StoreError::Db(e),
-        })?;
+        .map_err(|e| classify(url, e))?;
     Ok(Db::Postgres(pool))
 }
 
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-            None => url.to_owned(),
+/// Turns the errors of opening a database that the user can fix (wrong path or
+/// permissions, missing database, refused login, server down) into messages that
+/// name the database; anything else stays a database error.
+pub(crate) fn classify(url: &str, e: sqlx::Error) -> StoreError {
+    let shown = redact(url);
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let message = db.message().to_owned();
+            match code.as_str() {
+                // invalid_catalog_name: the server is there, the database is not.
+                "3D000" => {
+                    let name = url
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                        .split('?')
+                        .next()
+                        .unwrap_or("");
+                    StoreError::Invalid(format!(
+                        "PostgreSQL database \"{name}\" does not exist at {shown}; create it first (e.g. `createdb {name}`)"
+                    ))
+                }
+                // invalid_authorization_specification, invalid_password
+                c if c.starts_with("28") => StoreError::CannotOpen {
+                    url: shown,
+                    reason: format!("the server refused the login: {message}"),
+                },
+                // SQLite: READONLY (8), CANTOPEN (14), AUTH (23), and their extended codes.
+                c if matches!(c.parse::<i64>().map(|n| n & 0xff), Ok(8 | 14 | 23)) => {
+                    StoreError::CannotOpen {
+                        url: shown,
+                        reason: format!("{message} (check that the path exists and is writable)"),
+                    }
+                }
+                _ => StoreError::Db(e),
+            }
+        }
+        sqlx::Error::Io(io) => StoreError::Unreachable {
+            url: shown,
+            reason: io.to_string(),
         },
-        _ => url.to_owned(),
+        sqlx::Error::PoolTimedOut => StoreError::Unreachable {
+            url: shown,
+            reason: "no connection could be opened within 10 s; is the server running?".to_owned(),
+        },
+        _ => StoreError::Db(e),
     }
+}
+
+/// A database URL without its password, for messages: the password of
+/// `scheme://user:password@host` and any `password=` / `pass=` / `pwd=` query value.
+pub fn redact(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (head.find("://"), head.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match head[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &head[..s + 3], &head[at..]),
+            None => head.to_owned(),
+        },
+        _ => head.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _))
+                    if ["password", "pass", "pwd"].contains(&k.to_ascii_lowercase().as_str()) =>
+                {
+                    format!("{k}=***")
+                }
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// The file of a SQLite URL; `None` for other databases and in-memory SQLite.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+    if scheme != "sqlite" || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    SqliteConnectOptions::from_str(url)
+        .ok()
+        .map(|o| o.get_filename().to_path_buf())
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
@@ -343,6 +434,11 @@ mod tests {
         );
         assert_eq!(redact("postgres://kefu@db/kefu"), "postgres://kefu@db/kefu");
         assert_eq!(redact("sqlite://./data/kefu.db"), "sqlite://./data/kefu.db");
+        assert_eq!(
+            redact("postgres://127.0.0.1:5999/x?user=postgres&password=S3cret&sslmode=off"),
+            "postgres://127.0.0.1:5999/x?user=postgres&password=***&sslmode=off"
+        );
+        assert_eq!(redact("mysql://root:S3cret@db/x"), "mysql://root:***@db/x");
     }
     use super::*;
 

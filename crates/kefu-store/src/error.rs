@@ -23,6 +23,10 @@ pub enum StoreError {
     #[error("cannot reach the database at {url}: {reason}")]
     Unreachable { url: String, reason: String },
 
+    /// The database exists (or should) but cannot be opened: permissions, a refused login.
+    #[error("cannot open the database at {url}: {reason}")]
+    CannotOpen { url: String, reason: String },
+
     /// The key file exists but is not a kefu key file.
     #[error("the key file {path} is not a valid kefu key file: {reason}")]
     InvalidKeyFile { path: PathBuf, reason: String },
@@ -96,6 +100,8 @@ impl StoreError {
             StoreError::UnsupportedUrl { .. }
                 | StoreError::InvalidUrl { .. }
                 | StoreError::Unreachable { .. }
+                | StoreError::CannotOpen { .. }
+                | StoreError::Io { .. }
                 | StoreError::InvalidKeyFile { .. }
                 | StoreError::KeyMismatch { .. }
                 | StoreError::KeyMissing { .. }

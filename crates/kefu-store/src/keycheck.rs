@@ -56,11 +56,15 @@ pub(crate) async fn bind_key(db: &Db, data_dir: &Path) -> Result<FieldCipher, St
             let (key, generated) = match file_key {
                 Some(key) => (key, false),
                 None => {
-                    // Belt and braces: encrypted rows without a key_check row (deleted by
-                    // hand?) must not get a second key either.
+                    // Belt and braces: encrypted rows, or an audit record of an earlier key,
+                    // without a key_check row (deleted by hand?) must not get a second key.
                     let (encrypted_rows,): (i64,) = on_db!(db, pool => {
                         sqlx::query_as(sql!(
-                            "SELECT COUNT(*) FROM (SELECT 1 FROM customers LIMIT 1) AS t"
+                            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM customers LIMIT 1) AS a)
+                                  + (SELECT COUNT(*) FROM (SELECT 1 FROM calls
+                                        WHERE caller_enc IS NOT NULL LIMIT 1) AS b)
+                                  + (SELECT COUNT(*) FROM (SELECT 1 FROM audit_log
+                                        WHERE action IN ('key.generated', 'key.bound') LIMIT 1) AS c)"
                         ))
                         .fetch_one(pool)
                         .await?

@@ -72,6 +72,20 @@ impl Store {
         }
     }
 
+    /// Like [`Store::open`], for commands that only read: a SQLite file that does not exist
+    /// is an error (a typo in `--db` must not create an empty database with a new key).
+    pub async fn open_existing(database_url: &str, data_dir: &Path) -> Result<Store, StoreError> {
+        if let Some(path) = db::sqlite_file(database_url)
+            && !path.exists()
+        {
+            return Err(StoreError::Invalid(format!(
+                "no database at {} (this command does not create one; check --db or KEFU_DATABASE_URL)",
+                path.display()
+            )));
+        }
+        Store::open(database_url, data_dir).await
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }

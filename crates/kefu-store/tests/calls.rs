@@ -54,6 +54,7 @@ async fn contract(store: &Store) -> ContractId {
                 effective_from: jiff::civil::date(2026, 1, 1),
                 document: "kefu = 1".to_owned(),
                 source_path: Some("c.toml".to_owned()),
+                amendment_number: None,
             }],
             "tester",
         )

@@ -57,6 +57,7 @@ fn base_version() -> NewContractVersion {
         effective_from: date(2025, 1, 1),
         document: "[contract]\nnumber = \"HT-2025-001\"\n".to_owned(),
         source_path: Some("contract.toml".to_owned()),
+        amendment_number: None,
     }
 }
 
@@ -544,6 +545,7 @@ async fn contract_versions_are_stored_once_and_listed_in_effective_order() {
             effective_from: day,
             document: format!("[amendment]\nlabel = \"{label}\"\n"),
             source_path: Some(format!("{label}.toml")),
+            amendment_number: Some(label.to_owned()),
         };
         let versions = [
             amendment("补充协议二", date(2025, 9, 1)),
@@ -620,6 +622,70 @@ async fn contract_versions_are_stored_once_and_listed_in_effective_order() {
             ok("verify", store.audit().verify().await),
             AuditVerification::Intact { .. }
         ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_signed_amendment_cannot_be_stored_again_with_other_text() {
+    on_each_backend(async |store: &Store| {
+        let amendment = |text: &str| NewContractVersion {
+            kind: VersionKind::Amendment,
+            label: "补充协议一".to_owned(),
+            effective_from: date(2025, 6, 1),
+            document: text.to_owned(),
+            source_path: Some("a1.toml".to_owned()),
+            amendment_number: Some("HT-2025-001-A1".to_owned()),
+        };
+        ok(
+            "first",
+            store
+                .save_contract("HT-2025-001", "t", &[base_version(), amendment("rate = 1")], "tester")
+                .await,
+        );
+        let edited = store
+            .save_contract("HT-2025-001", "t", &[amendment("rate = 2")], "tester")
+            .await;
+        let err = match edited {
+            Ok(o) => panic!("an edited amendment was stored: {o:?}"),
+            Err(e) => e,
+        };
+        assert!(err.is_user_error());
+        assert!(
+            err.to_string().contains("amendment `HT-2025-001-A1` of contract `HT-2025-001` is already stored with a different text"),
+            "{err}"
+        );
+        let versions = ok("versions", store.contract_versions("HT-2025-001").await);
+        assert_eq!(versions.len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_audit_value_of_the_wrong_type_is_reported_as_a_broken_row() {
+    on_each_backend(async |store: &Store| {
+        if store.backend() != Backend::Sqlite {
+            return; // PostgreSQL's column types refuse such an edit outright
+        }
+        for n in 0..4 {
+            ok("append", store.audit().append(entry("tester", n)).await);
+        }
+        let dropped = raw_execute(store, "DROP TRIGGER audit_log_no_update".to_owned()).await;
+        assert!(dropped.is_ok(), "{dropped:?}");
+        let changed = raw_execute(
+            store,
+            "UPDATE audit_log SET at = 'abc' WHERE seq = 3".to_owned(),
+        )
+        .await;
+        assert!(matches!(changed, Ok(1)), "{changed:?}");
+        let verdict = ok("verify", store.audit().verify().await);
+        assert_eq!(
+            verdict,
+            AuditVerification::Broken {
+                seq: 3,
+                reason: BreakReason::HashMismatch
+            }
+        );
     })
     .await;
 }

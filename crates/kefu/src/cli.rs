@@ -157,6 +157,7 @@ pub fn run(cli: Cli) -> CmdResult {
 fn contract_check(g: &Global, paths: &[PathBuf]) -> CmdResult {
     let holidays = files::holidays(g.holidays.as_deref())?;
     let mut all = Vec::new();
+    let mut failed_to_read = 0usize;
     for path in paths {
         match files::load_contract(path, &holidays) {
             Ok(doc) => {
@@ -178,13 +179,19 @@ fn contract_check(g: &Global, paths: &[PathBuf]) -> CmdResult {
                 );
             }
             Err(UserError::Diagnostics(d)) => all.extend(d.0),
-            Err(e) => return Err(e.into()),
+            Err(UserError::Message(m)) => {
+                // Report it and go on: the other files' errors matter too.
+                eprintln!("error: {m}");
+                failed_to_read += 1;
+            }
         }
     }
-    if all.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    if !all.is_empty() {
         Err(UserError::Diagnostics(Diagnostics(all)).into())
+    } else if failed_to_read > 0 {
+        Ok(ExitCode::from(2))
+    } else {
+        Ok(ExitCode::SUCCESS)
     }
 }
 
@@ -210,7 +217,13 @@ fn contract_show(g: &Global, path: &Path, on: Option<Date>, json: bool) -> CmdRe
 
 fn calendar(g: &Global, year: Option<i16>, month: Option<i8>) -> CmdResult {
     let holidays = files::holidays(g.holidays.as_deref())?;
-    let year = year.unwrap_or_else(|| jiff::ZonedDateTime::now().year());
+    // The PRC calendar's year is China's, whatever zone this machine runs in.
+    let year = year.unwrap_or_else(|| {
+        let now = jiff::ZonedDateTime::now();
+        jiff::tz::TimeZone::get("Asia/Shanghai")
+            .map(|tz| now.with_time_zone(tz).year())
+            .unwrap_or_else(|_| now.year())
+    });
     let text = match month {
         Some(m) if !(1..=12).contains(&m) => {
             return Err(UserError::Message(format!("--month: expected 1 to 12, found {m}")).into());

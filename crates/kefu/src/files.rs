@@ -14,6 +14,12 @@ pub(crate) fn load_contract(
     holidays: &HolidayCalendar,
 ) -> Result<ContractDocument, UserError> {
     let text = read_text(path)?;
+    if looks_like_amendment(&text) {
+        return Err(UserError::Message(format!(
+            "{}: this is an amendment (补充协议); check or show the contract that lists it in `amendments`",
+            path.display()
+        )));
+    }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut read = |rel: &str| -> Result<(String, String), String> {
         let p: PathBuf = base_dir.join(rel);
@@ -26,6 +32,12 @@ pub(crate) fn load_contract(
         &mut read,
     )
     .map_err(UserError::Diagnostics)
+}
+
+/// An amendment file has an `[amendment]` table and no `[contract]` table.
+fn looks_like_amendment(text: &str) -> bool {
+    let header = |name: &str| text.lines().any(|l| l.trim_start().starts_with(name));
+    header("[amendment]") && !header("[contract]")
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String, UserError> {

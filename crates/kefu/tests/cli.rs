@@ -335,22 +335,32 @@ async fn a_key_file_from_another_installation_is_refused() {
         let cwd = examples();
         let data_dir = env.data_dir.path().display().to_string();
         let o = kefu(
-            &["--db", &env.url, "--data-dir", &data_dir, "audit", "verify"],
+            &[
+                "--db",
+                &env.url,
+                "--data-dir",
+                &data_dir,
+                "contract",
+                "load",
+                "contract.toml",
+            ],
             &cwd,
         );
         assert!(o.status.success(), "[{}] {}", env.label, stderr(&o));
         let other = temp();
         let other_dir = other.path().display().to_string();
+        let db = format!("sqlite://{}/k.db", other_dir);
         let first = kefu(
             &[
                 "--db",
-                "sqlite://./k.db",
+                &db,
                 "--data-dir",
                 &other_dir,
-                "audit",
-                "verify",
+                "contract",
+                "load",
+                "contract.toml",
             ],
-            other.path(),
+            &cwd,
         );
         assert!(first.status.success(), "{}", stderr(&first));
         let o = kefu(
@@ -383,4 +393,65 @@ async fn a_key_file_from_another_installation_is_refused() {
             "the key itself is never printed"
         );
     }
+}
+
+#[test]
+fn read_commands_never_create_a_database() {
+    let dir = temp();
+    let o = kefu(
+        &["--db", "sqlite://./typo.db", "audit", "verify"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no database at ./typo.db"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("typo.db").exists());
+    assert!(
+        !dir.path().join("data").exists(),
+        "no key is generated either"
+    );
+}
+
+#[test]
+fn checking_an_amendment_file_points_to_its_contract() {
+    let o = kefu(
+        &[
+            "contract",
+            "check",
+            "amendment-2027-01.toml",
+            "contract.toml",
+        ],
+        &examples(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("amendment-2027-01.toml: this is an amendment (补充协议); check or show the contract that lists it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("ok: contract.toml"),
+        "the other file is still checked"
+    );
+}
+
+#[test]
+fn database_passwords_are_never_printed() {
+    let dir = temp();
+    for url in [
+        "postgres://kefu:S3cretPW@127.0.0.1:99999/x",
+        "mysql://root:S3cretPW@127.0.0.1/x",
+        "postgres://127.0.0.1:1/x?user=kefu&password=S3cretPW",
+    ] {
+        let o = kefu(
+            &["--db", url, "contract", "load", "contract.toml"],
+            &examples(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{url}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("S3cretPW"), "{url}: {}", stderr(&o));
+    }
+    drop(dir);
 }

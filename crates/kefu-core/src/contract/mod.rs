@@ -21,7 +21,7 @@ pub use source::{Diagnostic, Diagnostics, FileId, Position, SourceFile, Sources}
 pub use units::{Amount, Duration, DurationError, Percent, PercentError};
 
 use crate::calendar::HolidayCalendar;
-use reader::{Obj, array, date, integer};
+use reader::{Obj, array, date, integer, string};
 use source::{Loc, Report};
 use tree::Table;
 
@@ -39,6 +39,9 @@ pub struct Amendment {
     /// The file it was read from, as given in the contract's `amendments` list.
     pub file: String,
     pub articles: Vec<Article>,
+    /// Which of the document's sources holds this amendment's text.
+    #[serde(skip)]
+    source: FileId,
 }
 
 /// One numbered article of an amendment and the settings it changes.
@@ -115,6 +118,16 @@ impl ContractDocument {
 
     pub fn sources(&self) -> &Sources {
         &self.sources
+    }
+
+    /// The base contract's text, exactly as read.
+    pub fn base_text(&self) -> &str {
+        self.sources.files()[0].text()
+    }
+
+    /// An amendment's text, exactly as read.
+    pub fn amendment_text(&self, a: &Amendment) -> &str {
+        self.sources.file(a.source).text()
     }
 
     /// The terms in force on `on`: the base contract with every amendment
@@ -213,7 +226,7 @@ pub fn load(
         let Some(t) = tree::parse_document(*id, text, &mut r) else {
             continue;
         };
-        if let Some(a) = read_amendment(&t, Loc::new(*id, 0..0), path, &mut r) {
+        if let Some(a) = read_amendment(&t, *id, path, &mut r) {
             amendments.push(a);
         }
     }
@@ -281,9 +294,35 @@ pub fn load(
         let mut group_keys: Vec<(String, String)> = Vec::new(); // (key, amendment number)
         while i < ok_amendments.len() && ok_amendments[i].0.effective_from == day {
             let (a, sets, _) = &mut ok_amendments[i];
-            for (article_idx, (_, set)) in sets.iter().enumerate() {
+            let mut own_keys: Vec<(String, String)> = Vec::new(); // (key, article no)
+            for (article_idx, change) in sets.iter().enumerate() {
+                let article_no = a.articles[article_idx].no.clone();
                 let mut changed = Vec::new();
-                merged.merge(set, "", &mut changed);
+                for (path, loc) in &change.replace {
+                    if merged.remove_path(path).is_none() {
+                        r.error(
+                            *loc,
+                            &format!("articles[{article_idx}].replace"),
+                            format!(
+                                "`{path}` is not in the contract, so there is nothing to replace"
+                            ),
+                        );
+                    }
+                    changed.push((path.clone(), *loc));
+                }
+                // Lists of tables (penalties, attachments) are replaced whole by `set`;
+                // that must be said with `replace`, or entries would vanish unnoticed.
+                for (path, loc) in change.set.array_tables("") {
+                    let listed = change.replace.iter().any(|(p, _)| *p == path);
+                    if !listed && merged.lookup(&path).is_some() {
+                        r.error(
+                            loc,
+                            &path,
+                            format!("setting `{path}` replaces the whole list; add `replace = [\"{path}\"]` to the article and restate every entry"),
+                        );
+                    }
+                }
+                merged.merge(&change.set, "", &mut changed);
                 let article = &mut a.articles[article_idx];
                 for (key, loc) in changed {
                     if let Some((_, other)) =
@@ -295,6 +334,19 @@ pub fn load(
                             format!("overlapping amendments: \"{other}\" and \"{}\" both change `{key}` from {day}; merge them or give them different dates", a.number),
                         );
                     }
+                    if let Some((_, other)) =
+                        own_keys.iter().find(|(k, n)| *k == key && *n != article_no)
+                    {
+                        r.error(
+                            loc,
+                            &key,
+                            format!(
+                                "articles {other} and {article_no} of \"{}\" both change `{key}`",
+                                a.number
+                            ),
+                        );
+                    }
+                    own_keys.push((key.clone(), article_no.clone()));
                     group_keys.push((key.clone(), a.number.clone()));
                     if [
                         "kefu",
@@ -308,7 +360,7 @@ pub fn load(
                     {
                         r.error(loc, &key, format!("an amendment cannot change `{key}`; it identifies the base contract"));
                     }
-                    amended.retain(|s| s.key != key);
+                    amended.retain(|s| s.key != key && !s.key.starts_with(&format!("{key}.")));
                     amended.push(AmendedSetting {
                         value: sources.snippet(loc),
                         key: key.clone(),
@@ -339,6 +391,18 @@ pub fn load(
         }
         let (contract, _) = parse::read_contract(&merged, base_loc, &mut r, holidays);
         if let Some(contract) = contract {
+            if day > contract.ends_on {
+                let (_, _, loc) = &ok_amendments[i - 1];
+                r.error(
+                    loc.effective_from,
+                    "amendment.effective_from",
+                    format!(
+                        "with this amendment the contract ends on {}, before the amendment takes effect ({day})",
+                        contract.ends_on
+                    ),
+                );
+                continue;
+            }
             epochs.push(Epoch {
                 from: day,
                 contract,
@@ -359,7 +423,14 @@ pub fn load(
     })
 }
 
-type ArticleSets = Vec<(Vec<String>, Table)>;
+/// What one article does to the contract tree: drop the tables and lists named in
+/// `replace`, then lay `set` over what is left.
+struct ArticleChange {
+    replace: Vec<(String, Loc)>,
+    set: Table,
+}
+
+type ArticleSets = Vec<ArticleChange>;
 
 /// Where the amendment's identifying keys are written, for messages.
 #[derive(Clone, Copy)]
@@ -371,10 +442,11 @@ struct AmendmentLocs {
 
 fn read_amendment(
     root: &Table,
-    file_loc: Loc,
+    file: FileId,
     path: &str,
     r: &mut Report<'_>,
 ) -> Option<(Amendment, ArticleSets, AmendmentLocs)> {
+    let file_loc = Loc::new(file, 0..0);
     let top = Obj::new(root, "", file_loc);
     top.req(
         r,
@@ -451,21 +523,36 @@ fn read_amendment(
                     "the clause of the contract it changes, e.g. \"6.1.1\"",
                 );
                 let text = o.req_str(r, "text", "the article's wording");
-                let set = o.req(
-                    r,
-                    "set",
-                    "the settings it changes, as a table laid over the contract",
-                    |r, n, p| {
-                        let (t, _) = reader::table(r, n, p, "a table of settings")?;
-                        if t.entries.is_empty() {
-                            r.error(n.loc, p, "the article changes nothing; `set` is empty");
-                            return None;
-                        }
-                        Some(t.clone())
-                    },
-                );
+                let replace = o
+                    .opt(r, "replace", |r, n, p| {
+                        array(r, n, p, "a list of dotted keys like [\"channels.chat.hours\"]", |r, n, p| {
+                            string(r, n, p, "a dotted key like \"channels.chat.hours\"")
+                                .map(|s| (s, n.loc))
+                        })
+                    })
+                    .unwrap_or_default();
+                let set_node = o.node("set");
+                let set = match set_node {
+                    Some(n) => reader::table(r, n, &o.key_path("set"), "a table of settings")
+                        .map(|(t, _)| t.clone()),
+                    None if replace.is_empty() => {
+                        r.error(
+                            o.loc,
+                            &o.key_path("set"),
+                            "missing key `set` (the settings it changes, as a table laid over the contract)",
+                        );
+                        None
+                    }
+                    None => Some(Table::default()),
+                };
+                if let (Some(t), Some(n)) = (&set, set_node)
+                    && t.entries.is_empty()
+                    && replace.is_empty()
+                {
+                    r.error(n.loc, &o.key_path("set"), "the article changes nothing; `set` is empty");
+                }
                 o.finish(r);
-                Some((no?, amends_clause?, text?, set?))
+                Some((no?, amends_clause?, text?, replace, set?))
             })
         },
     );
@@ -474,14 +561,14 @@ fn read_amendment(
     let articles = articles?;
     let mut list = Vec::new();
     let mut sets = Vec::new();
-    for (no, amends_clause, text, set) in articles {
+    for (no, amends_clause, text, replace, set) in articles {
         list.push(Article {
             no,
             amends_clause,
             text,
             settings: Vec::new(),
         });
-        sets.push((Vec::new(), set));
+        sets.push(ArticleChange { replace, set });
     }
     if list.is_empty() {
         r.error(head_loc, "articles", "the amendment has no articles");
@@ -497,6 +584,7 @@ fn read_amendment(
             effective_from,
             file: path.to_string(),
             articles: list,
+            source: file,
         },
         sets,
         locs,

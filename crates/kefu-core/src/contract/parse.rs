@@ -211,9 +211,11 @@ fn read_head(c: &Obj<'_>, r: &mut Report<'_>, extras: &mut BaseExtras) -> Option
         }
         return None;
     }
+    // The day before the start, N years on: a term from 2028-02-29 for one year
+    // ends on 2029-02-28, not a day early.
     let ends_on = effective_from
-        .checked_add(jiff::Span::new().years(i64::from(term_years)))
-        .and_then(|d| d.checked_sub(jiff::Span::new().days(1)))
+        .checked_sub(jiff::Span::new().days(1))
+        .and_then(|d| d.checked_add(jiff::Span::new().years(i64::from(term_years))))
         .ok()?;
     Some(Head {
         number: number?,
@@ -329,6 +331,20 @@ fn read_channel(kind: ChannelKind, o: Obj<'_>, r: &mut Report<'_>) -> Option<Cha
 }
 
 fn window_list(r: &mut Report<'_>, n: &Node, path: &str) -> Option<Vec<Window>> {
+    window_list_or_empty(r, n, path, false)
+}
+
+/// A day of a weekly pattern may be closed (`sun = []`).
+fn weekday_windows(r: &mut Report<'_>, n: &Node, path: &str) -> Option<Vec<Window>> {
+    window_list_or_empty(r, n, path, true)
+}
+
+fn window_list_or_empty(
+    r: &mut Report<'_>,
+    n: &Node,
+    path: &str,
+    allow_empty: bool,
+) -> Option<Vec<Window>> {
     let ws = array(
         r,
         n,
@@ -349,6 +365,14 @@ fn window_list(r: &mut Report<'_>, n: &Node, path: &str) -> Option<Vec<Window>> 
             }
         },
     )?;
+    if ws.is_empty() && !allow_empty {
+        r.error(
+            n.loc,
+            path,
+            "expected at least one window like \"08:00-22:00\"; a channel with no hours is never open",
+        );
+        return None;
+    }
     if let Err(e) = validate_windows(&ws) {
         r.error(n.loc, path, format!("{e}"));
         return None;
@@ -452,9 +476,11 @@ fn read_hours(kind: ChannelKind, o: Obj<'_>, r: &mut Report<'_>) -> Option<Hours
             let mut any = false;
             for (i, d) in WEEKDAY_KEYS.iter().enumerate() {
                 if let Some(n) = o.node(d) {
-                    any = true;
-                    match window_list(r, n, &o.key_path(d)) {
-                        Some(ws) => days[i] = ws,
+                    match weekday_windows(r, n, &o.key_path(d)) {
+                        Some(ws) => {
+                            any |= !ws.is_empty();
+                            days[i] = ws;
+                        }
                         None => ok = false,
                     }
                 }
@@ -463,7 +489,7 @@ fn read_hours(kind: ChannelKind, o: Obj<'_>, r: &mut Report<'_>) -> Option<Hours
                 r.error(
                     o.loc,
                     &o.path,
-                    "kind = \"weekly\" needs windows for at least one day (mon … sun)",
+                    "kind = \"weekly\" needs at least one window on at least one day (mon … sun); a channel with no hours is never open",
                 );
                 ok = false;
             }
@@ -730,8 +756,9 @@ fn read_target(name: &str, o: Obj<'_>, r: &mut Report<'_>) -> Option<Target> {
 /// A time target of zero can never be met; one above a day is almost surely a unit typo.
 fn check_time_target(o: &Obj<'_>, r: &mut Report<'_>, m: Metric) -> Option<Metric> {
     let (max, limit) = match &m {
+        // Answer and chat response targets are seconds; "5min" for "5s" is the 60× typo.
         Metric::AverageSpeedOfAnswer { max } | Metric::ChatResponseTime { max, .. } => {
-            (*max, Duration::from_secs(3600))
+            (*max, Duration::from_secs(180))
         }
         Metric::EmailReplyTime { max, .. } => (*max, Duration::from_secs(30 * 86_400)),
         _ => return Some(m),

@@ -163,7 +163,24 @@ pub(crate) fn string(r: &mut Report<'_>, n: &Node, path: &str, what: &str) -> Op
             );
             None
         }
-        Value::Str(s) => Some(s.clone()),
+        Value::Str(s) => match s
+            .chars()
+            .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+        {
+            // NUL and friends cannot be stored in PostgreSQL text and are never meant.
+            Some(c) => {
+                r.error(
+                    n.loc,
+                    path,
+                    format!(
+                        "expected {what}, found a control character U+{:04X} in the text",
+                        u32::from(c)
+                    ),
+                );
+                None
+            }
+            None => Some(s.clone()),
+        },
         _ => {
             r.expected(n.loc, path, what);
             None

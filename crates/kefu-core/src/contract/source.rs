@@ -85,8 +85,10 @@ impl Sources {
         id
     }
 
+    /// The file behind an id. Ids come only from [`Sources::add`] on this set, so the
+    /// index is always in range.
     pub fn file(&self, id: FileId) -> &SourceFile {
-        &self.files[usize::from(id.0).min(self.files.len().saturating_sub(1))]
+        &self.files[usize::from(id.0)]
     }
 
     pub fn files(&self) -> &[SourceFile] {
@@ -181,25 +183,39 @@ impl std::error::Error for Diagnostics {}
 pub(crate) struct Report<'s> {
     pub(crate) sources: &'s Sources,
     found: Vec<(Loc, Diagnostic)>,
+    seen: std::collections::HashSet<(Loc, String, String)>,
+    /// Diagnostics beyond the cap are counted, not kept: a wrong file can have thousands.
+    dropped: usize,
 }
+
+/// More diagnostics than this are summarised as "… and N more".
+pub(crate) const MAX_DIAGNOSTICS: usize = 200;
 
 impl<'s> Report<'s> {
     pub(crate) fn new(sources: &'s Sources) -> Report<'s> {
         Report {
             sources,
             found: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            dropped: 0,
         }
     }
 
     pub(crate) fn error(&mut self, loc: Loc, key: &str, message: impl Into<String>) {
+        let message = message.into();
+        if !self.seen.insert((loc, key.to_string(), message.clone())) {
+            return;
+        }
+        if self.found.len() >= MAX_DIAGNOSTICS {
+            self.dropped += 1;
+            return;
+        }
         let d = Diagnostic {
             position: self.sources.position(loc),
             key: key.to_string(),
-            message: message.into(),
+            message,
         };
-        if !self.found.iter().any(|(_, e)| *e == d) {
-            self.found.push((loc, d));
-        }
+        self.found.push((loc, d));
     }
 
     /// "expected X, found Y" with the source text of the value as Y.
@@ -213,13 +229,25 @@ impl<'s> Report<'s> {
     }
 
     pub(crate) fn error_count(&self) -> usize {
-        self.found.len()
+        self.found.len() + self.dropped
     }
 
     pub(crate) fn into_diagnostics(mut self) -> Diagnostics {
         self.found
             .sort_by_key(|(loc, _)| (loc.file, loc.start, loc.end));
-        Diagnostics(self.found.into_iter().map(|(_, d)| d).collect())
+        let mut list: Vec<Diagnostic> = self.found.into_iter().map(|(_, d)| d).collect();
+        if self.dropped > 0 {
+            let position = list
+                .last()
+                .map(|d| d.position.clone())
+                .unwrap_or_else(|| self.sources.position(Loc::new(FileId(0), 0..0)));
+            list.push(Diagnostic {
+                position,
+                key: String::new(),
+                message: format!("… and {} more errors not shown", self.dropped),
+            });
+        }
+        Diagnostics(list)
     }
 }
 

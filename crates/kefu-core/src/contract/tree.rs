@@ -59,6 +59,58 @@ impl Table {
         self.entries.iter().find(|(k, _)| k.name == name)
     }
 
+    /// The node at a dotted path.
+    pub(crate) fn lookup(&self, path: &str) -> Option<&Node> {
+        let (head, rest) = path
+            .split_once('.')
+            .map_or((path, None), |(h, r)| (h, Some(r)));
+        let (_, node) = self.get(head)?;
+        match (rest, &node.value) {
+            (None, _) => Some(node),
+            (Some(rest), Value::Table(t)) => t.lookup(rest),
+            _ => None,
+        }
+    }
+
+    /// Removes the entry at a dotted path; `None` when there is none.
+    pub(crate) fn remove_path(&mut self, path: &str) -> Option<Node> {
+        let (head, rest) = path
+            .split_once('.')
+            .map_or((path, None), |(h, r)| (h, Some(r)));
+        match rest {
+            None => {
+                let i = self.entries.iter().position(|(k, _)| k.name == head)?;
+                Some(self.entries.remove(i).1)
+            }
+            Some(rest) => match self.get_mut(head) {
+                Some((
+                    _,
+                    Node {
+                        value: Value::Table(t),
+                        ..
+                    },
+                )) => t.remove_path(rest),
+                _ => None,
+            },
+        }
+    }
+
+    /// Dotted paths of the arrays of tables in this tree (e.g. `penalties`).
+    pub(crate) fn array_tables(&self, prefix: &str) -> Vec<(String, Loc)> {
+        let mut out = Vec::new();
+        for (k, n) in &self.entries {
+            let path = join(prefix, &k.name);
+            match &n.value {
+                Value::Table(t) => out.extend(t.array_tables(&path)),
+                Value::Array(items) if items.iter().any(|i| matches!(i.value, Value::Table(_))) => {
+                    out.push((path, n.loc));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     fn get_mut(&mut self, name: &str) -> Option<&mut (Key, Node)> {
         self.entries.iter_mut().find(|(k, _)| k.name == name)
     }
@@ -134,11 +186,10 @@ pub(crate) fn parse_document(file: FileId, text: &str, report: &mut Report<'_>) 
         }
         return None;
     }
-    let span = doc.span();
-    Some(convert_table(file, doc.into_inner(), span.start))
+    Some(convert_table(file, doc.into_inner()))
 }
 
-fn convert_table(file: FileId, table: DeTable<'_>, _at: usize) -> Table {
+fn convert_table(file: FileId, table: DeTable<'_>) -> Table {
     let mut entries = Vec::with_capacity(table.len());
     for (k, v) in table {
         let key = Key {
@@ -187,7 +238,7 @@ fn convert_value(file: FileId, v: toml::Spanned<DeValue<'_>>) -> Node {
             _ => Value::OtherDatetime(dt.to_string()),
         },
         DeValue::Array(a) => Value::Array(a.into_iter().map(|e| convert_value(file, e)).collect()),
-        DeValue::Table(t) => Value::Table(convert_table(file, t, span.start)),
+        DeValue::Table(t) => Value::Table(convert_table(file, t)),
     };
     Node { value, loc }
 }

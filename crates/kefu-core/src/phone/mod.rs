@@ -2,6 +2,10 @@
 //! normalised from whatever the PBX wrote (Asterisk queue_log, CDR, Amazon
 //! Connect, a mapped CSV), and the service-level arithmetic over such calls.
 
+pub mod aggregate;
+pub mod budget;
+pub mod metrics;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 

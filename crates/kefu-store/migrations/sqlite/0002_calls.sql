@@ -4,6 +4,10 @@
 -- The base contract lists its amendments by path; keeping each version's path lets the
 -- contract be rebuilt from the database alone (base text + the amendments it names).
 ALTER TABLE contract_versions ADD COLUMN source_path TEXT;
+-- A signed amendment does not change: one text per amendment number.
+ALTER TABLE contract_versions ADD COLUMN amendment_number TEXT;
+CREATE UNIQUE INDEX contract_versions_one_text_per_amendment
+    ON contract_versions (contract_id, amendment_number) WHERE amendment_number IS NOT NULL;
 
 -- Where an interrupted import goes on from, and what it skipped on purpose.
 ALTER TABLE import_batches ADD COLUMN resume_line BIGINT NOT NULL DEFAULT 1;

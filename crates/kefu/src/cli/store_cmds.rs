@@ -34,6 +34,13 @@ async fn open(g: &Global) -> Result<Store, CmdError> {
         .map_err(store_error)
 }
 
+/// For commands that only read: never creates a database.
+async fn open_existing(g: &Global) -> Result<Store, CmdError> {
+    Store::open_existing(&g.database_url, &g.data_dir)
+        .await
+        .map_err(store_error)
+}
+
 fn actor() -> String {
     format!(
         "cli:{}",
@@ -45,30 +52,22 @@ pub(crate) fn contract_load(g: &Global, file: &Path) -> CmdResult {
     let holidays = files::holidays(g.holidays.as_deref())?;
     let doc = files::load_contract(file, &holidays)?;
     let base = doc.base();
-    let texts = doc.sources().files();
     let mut versions = vec![NewContractVersion {
         kind: VersionKind::Base,
         label: base.title.clone(),
         effective_from: base.effective_from,
-        document: texts[0].text().to_string(),
+        document: doc.base_text().to_string(),
         source_path: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+        amendment_number: None,
     }];
     for a in doc.amendments() {
-        // Sources hold the base first, then each amendment under the name it was read as.
-        let text = texts
-            .iter()
-            .skip(1)
-            .find(|f| Path::new(f.name()).ends_with(&a.file))
-            .map(|f| f.text().to_string())
-            .ok_or_else(|| {
-                CmdError::Unexpected(anyhow::anyhow!("amendment {} has no source text", a.file))
-            })?;
         versions.push(NewContractVersion {
             kind: VersionKind::Amendment,
             label: format!("{} {}", a.number, a.title),
             effective_from: a.effective_from,
-            document: text,
+            document: doc.amendment_text(a).to_string(),
             source_path: Some(a.file.clone()),
+            amendment_number: Some(a.number.clone()),
         });
     }
     runtime()?.block_on(async {
@@ -109,7 +108,7 @@ pub(crate) fn contract_load(g: &Global, file: &Path) -> CmdResult {
 
 pub(crate) fn contract_versions(g: &Global, number: &str) -> CmdResult {
     runtime()?.block_on(async {
-        let store = open(g).await?;
+        let store = open_existing(g).await?;
         let list = store.contract_versions(number).await.map_err(store_error);
         store.close().await;
         let list = list?;
@@ -135,7 +134,7 @@ pub(crate) fn contract_versions(g: &Global, number: &str) -> CmdResult {
 
 pub(crate) fn audit_verify(g: &Global) -> CmdResult {
     runtime()?.block_on(async {
-        let store = open(g).await?;
+        let store = open_existing(g).await?;
         let result = store.audit().verify().await.map_err(store_error);
         store.close().await;
         match result? {

@@ -1,0 +1,315 @@
+//! Importing a file of call records: identify the file by its content, open
+//! or resume its import run, read it on a thread of its own (parsing and the
+//! database writes overlap), and store calls in chunks, each chunk in one
+//! transaction with the run's checkpoint. Memory stays bounded: at most two
+//! chunks are in flight.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kefu_channels::phone::source::{Item, RecordReader, RejectedRow};
+use kefu_store::{
+    BatchState, ContractId, ImportProgress, ImportSource, ImportStart, NewCall, Store,
+};
+use sha2::{Digest, Sha256};
+
+use crate::AppError;
+
+/// Builds the reader for one format over the file positioned at `offset`, whose
+/// first line there has number `line`.
+pub type MakeReader = Box<
+    dyn FnOnce(Box<dyn BufRead + Send>, u64, u64) -> Result<Box<dyn RecordReader + Send>, String>
+        + Send,
+>;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Stop at the first rejected row (the calls before it are kept).
+    pub strict: bool,
+    /// Calls per transaction.
+    pub chunk_calls: usize,
+    /// Who runs the import, for the audit log.
+    pub actor: String,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            strict: false,
+            chunk_calls: 5_000,
+            actor: "kefu".to_owned(),
+        }
+    }
+}
+
+/// Told about progress and rejected rows as they happen (a progress bar, an errors file).
+pub trait ImportObserver {
+    fn started(&mut self, _total_bytes: u64, _resumed_at: u64) {}
+    fn progress(&mut self, _bytes_read: u64) {}
+    fn rejected(&mut self, _row: &RejectedRow) {}
+}
+
+/// An observer that does nothing.
+pub struct Quiet;
+impl ImportObserver for Quiet {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportEnd {
+    /// The whole file was read.
+    Complete,
+    /// The same file (same content) had been imported before: nothing was read.
+    AlreadyImported,
+    /// `--strict` stopped at a rejected row.
+    StoppedAt { line: u64, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub source: String,
+    pub format: String,
+    pub end: ImportEnd,
+    /// Line the run went on from when it resumed an interrupted run.
+    pub resumed_from_line: Option<u64>,
+    /// Calls read in this run.
+    pub calls_read: u64,
+    /// Calls newly stored (or replaced by a newer version) in this run.
+    pub calls_stored: u64,
+    /// Calls read that were already stored (re-import, overlapping file).
+    pub calls_unchanged: u64,
+    pub agent_events: u64,
+    /// Rejected rows of the whole run (all attempts).
+    pub rows_rejected: u64,
+    pub rows_skipped: u64,
+    pub elapsed: Duration,
+}
+
+struct Chunk {
+    calls: Vec<NewCall>,
+    rejected: Vec<RejectedRow>,
+    agent_events: u64,
+    resume_offset: u64,
+    resume_line: u64,
+    bytes_read: u64,
+    max_line: u64,
+    skipped: u64,
+    /// Set on the last chunk: why reading ended.
+    end: Option<ImportEnd>,
+}
+
+/// Hex SHA-256 and size of a file, read in 1 MiB blocks.
+pub fn file_digest(path: &Path) -> Result<(String, u64), AppError> {
+    let mut f = File::open(path)
+        .map_err(|e| AppError::User(format!("{}: cannot read: {e}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| AppError::User(format!("{}: cannot read: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// Imports one file into a contract's calls.
+pub async fn import_file(
+    store: &Store,
+    contract_id: ContractId,
+    format: &str,
+    path: &Path,
+    make_reader: MakeReader,
+    opts: &ImportOptions,
+    observer: &mut dyn ImportObserver,
+) -> Result<ImportSummary, AppError> {
+    let started = Instant::now();
+    let source_name = path.display().to_string();
+    let (sha256, size) = file_digest(path)?;
+    let src = ImportSource {
+        contract_id,
+        format,
+        source_name: &source_name,
+        sha256: &sha256,
+        size,
+    };
+    let (batch, resumed) = match store.begin_import(&src, &opts.actor).await? {
+        ImportStart::AlreadyDone(b) => {
+            return Ok(ImportSummary {
+                source: source_name,
+                format: format.to_owned(),
+                end: ImportEnd::AlreadyImported,
+                resumed_from_line: None,
+                calls_read: 0,
+                calls_stored: 0,
+                calls_unchanged: 0,
+                agent_events: 0,
+                rows_rejected: b.progress.rows_rejected,
+                rows_skipped: b.progress.rows_skipped,
+                elapsed: started.elapsed(),
+            });
+        }
+        ImportStart::Fresh(b) => (b, false),
+        ImportStart::Resume(b) => (b, true),
+    };
+    let mut progress = batch.progress;
+    let counted_through = if resumed { progress.lines_done } else { 0 };
+    observer.started(size, progress.resume_offset);
+
+    let mut file =
+        File::open(path).map_err(|e| AppError::User(format!("{source_name}: cannot read: {e}")))?;
+    file.seek(SeekFrom::Start(progress.resume_offset))
+        .map_err(|e| AppError::User(format!("{source_name}: cannot seek: {e}")))?;
+    let input: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(256 * 1024, file));
+    let reader =
+        make_reader(input, progress.resume_offset, progress.resume_line).map_err(AppError::User)?;
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
+    let strict = opts.strict;
+    let chunk_calls = opts.chunk_calls.max(1);
+    let reader_thread = std::thread::spawn(move || read_chunks(reader, tx, strict, chunk_calls));
+
+    let mut summary = ImportSummary {
+        source: source_name.clone(),
+        format: format.to_owned(),
+        end: ImportEnd::Complete,
+        resumed_from_line: resumed.then_some(progress.resume_line),
+        calls_read: 0,
+        calls_stored: 0,
+        calls_unchanged: 0,
+        agent_events: 0,
+        rows_rejected: 0,
+        rows_skipped: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut failure = None;
+    while let Some(chunk) = rx.recv().await {
+        for row in &chunk.rejected {
+            if row.line > counted_through {
+                progress.rows_rejected += 1;
+                observer.rejected(row);
+            }
+        }
+        progress.rows_skipped = batch.progress.rows_skipped + chunk.skipped;
+        progress.resume_offset = chunk.resume_offset;
+        progress.resume_line = chunk.resume_line;
+        progress.lines_done = progress.lines_done.max(chunk.max_line);
+        summary.calls_read += chunk.calls.len() as u64;
+        summary.agent_events += chunk.agent_events;
+        match store
+            .commit_import_chunk(&batch, &chunk.calls, &progress)
+            .await
+        {
+            Ok(outcome) => {
+                progress.calls_stored += outcome.stored;
+                summary.calls_stored += outcome.stored;
+                summary.calls_unchanged += outcome.unchanged;
+            }
+            Err(e) => {
+                failure = Some(AppError::from(e));
+                break;
+            }
+        }
+        observer.progress(chunk.bytes_read);
+        if let Some(end) = chunk.end {
+            summary.end = end;
+        }
+    }
+    drop(rx);
+    let _ = reader_thread.join();
+    if let Some(e) = failure {
+        // The checkpoint of the last committed chunk stands; the next run resumes there.
+        let _ = store
+            .finish_import(&batch, &progress, BatchState::Failed, &opts.actor)
+            .await;
+        return Err(e);
+    }
+    let state = match summary.end {
+        ImportEnd::Complete => {
+            progress.resume_offset = size;
+            BatchState::Done
+        }
+        _ => BatchState::Failed,
+    };
+    store
+        .finish_import(&batch, &progress, state, &opts.actor)
+        .await?;
+    summary.rows_rejected = progress.rows_rejected;
+    summary.rows_skipped = progress.rows_skipped;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// The reading side: runs on its own thread, cuts the stream into chunks.
+fn read_chunks(
+    mut reader: Box<dyn RecordReader + Send>,
+    tx: tokio::sync::mpsc::Sender<Chunk>,
+    strict: bool,
+    chunk_calls: usize,
+) {
+    let empty = |r: &dyn RecordReader| Chunk {
+        calls: Vec::with_capacity(chunk_calls),
+        rejected: Vec::new(),
+        agent_events: 0,
+        resume_offset: r.resume_offset(),
+        resume_line: r.resume_line(),
+        bytes_read: r.bytes_read(),
+        max_line: 0,
+        skipped: 0,
+        end: None,
+    };
+    let mut chunk = empty(reader.as_ref());
+    loop {
+        let Some(item) = reader.next() else {
+            chunk.end = Some(ImportEnd::Complete);
+            break;
+        };
+        match item {
+            Item::Call { call, span } => {
+                chunk.max_line = chunk.max_line.max(span.last_line);
+                chunk.calls.push(NewCall {
+                    call,
+                    version: 0,
+                    first_line: i64::try_from(span.first_line).ok(),
+                    last_line: i64::try_from(span.last_line).ok(),
+                });
+            }
+            Item::Agent(ev) => {
+                chunk.max_line = chunk.max_line.max(ev.line);
+                chunk.agent_events += 1;
+            }
+            Item::Rejected(row) => {
+                chunk.max_line = chunk.max_line.max(row.line);
+                let stop = strict.then(|| ImportEnd::StoppedAt {
+                    line: row.line,
+                    reason: row.reason.clone(),
+                });
+                chunk.rejected.push(row);
+                if let Some(end) = stop {
+                    chunk.end = Some(end);
+                    break;
+                }
+            }
+        }
+        if chunk.calls.len() >= chunk_calls {
+            chunk.resume_offset = reader.resume_offset();
+            chunk.resume_line = reader.resume_line();
+            chunk.bytes_read = reader.bytes_read();
+            chunk.skipped = reader.skipped();
+            let full = std::mem::replace(&mut chunk, empty(reader.as_ref()));
+            if tx.blocking_send(full).is_err() {
+                return; // the writer stopped (a database error); it reports why
+            }
+        }
+    }
+    chunk.resume_offset = reader.resume_offset();
+    chunk.resume_line = reader.resume_line();
+    chunk.bytes_read = reader.bytes_read();
+    chunk.skipped = reader.skipped();
+    let _ = tx.blocking_send(chunk);
+}

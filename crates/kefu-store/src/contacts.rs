@@ -140,6 +140,14 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.db().begin().await?;
         let contact_id = contact.text();
+        if let crate::Tx::Postgres(pg) = &mut tx {
+            // Serialise appends to one contact so two writers never pick the same seq;
+            // SQLite's single writer does this already.
+            sqlx::query(sql!("SELECT pg_advisory_xact_lock(hashtext($1))"))
+                .bind(&contact_id)
+                .execute(&mut **pg)
+                .await?;
+        }
         let (seq,): (i64,) = on_tx!(&mut tx, conn => {
             sqlx::query_as(sql!(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM contact_events WHERE contact_id = $1"
@@ -148,7 +156,7 @@ impl Store {
             .fetch_one(&mut *conn)
             .await?
         });
-        // UNIQUE (contact_id, seq) turns a concurrent writer's race into an error, not a fork.
+        // UNIQUE (contact_id, seq) stays the last line of defence against a fork.
         on_tx!(&mut tx, conn => {
                     sqlx::query(sql!(
                         "INSERT INTO contact_events (contact_id, seq, at, kind, agent_id, data)

@@ -10,17 +10,23 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kefu_channels::phone::source::{Item, RecordReader, RejectedRow};
-use kefu_store::{
-    BatchState, ContractId, ImportProgress, ImportSource, ImportStart, NewCall, Store,
-};
+use kefu_store::{BatchState, ContractId, ImportSource, ImportStart, NewCall, Store};
 use sha2::{Digest, Sha256};
 
 use crate::AppError;
 
-/// Builds the reader for one format over the file positioned at `offset`, whose
-/// first line there has number `line`.
+/// Where a reader starts: at `offset` (whose line has number `line`); when a run is
+/// resumed, `replayed_until` is how far the interrupted run had read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadFrom {
+    pub offset: u64,
+    pub line: u64,
+    pub replayed_until: Option<u64>,
+}
+
+/// Builds the reader for one format over the file positioned at `from.offset`.
 pub type MakeReader = Box<
-    dyn FnOnce(Box<dyn BufRead + Send>, u64, u64) -> Result<Box<dyn RecordReader + Send>, String>
+    dyn FnOnce(Box<dyn BufRead + Send>, ReadFrom) -> Result<Box<dyn RecordReader + Send>, String>
         + Send,
 >;
 
@@ -166,8 +172,12 @@ pub async fn import_file(
     file.seek(SeekFrom::Start(progress.resume_offset))
         .map_err(|e| AppError::User(format!("{source_name}: cannot seek: {e}")))?;
     let input: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(256 * 1024, file));
-    let reader =
-        make_reader(input, progress.resume_offset, progress.resume_line).map_err(AppError::User)?;
+    let from = ReadFrom {
+        offset: progress.resume_offset,
+        line: progress.resume_line,
+        replayed_until: resumed.then_some(progress.read_offset),
+    };
+    let reader = make_reader(input, from).map_err(AppError::User)?;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
     let strict = opts.strict;
@@ -199,6 +209,7 @@ pub async fn import_file(
         progress.resume_offset = chunk.resume_offset;
         progress.resume_line = chunk.resume_line;
         progress.lines_done = progress.lines_done.max(chunk.max_line);
+        progress.read_offset = progress.read_offset.max(chunk.bytes_read);
         summary.calls_read += chunk.calls.len() as u64;
         summary.agent_events += chunk.agent_events;
         match store
@@ -274,7 +285,7 @@ fn read_chunks(
                 chunk.max_line = chunk.max_line.max(span.last_line);
                 chunk.calls.push(NewCall {
                     call,
-                    version: 0,
+                    version: reader.item_version(),
                     first_line: i64::try_from(span.first_line).ok(),
                     last_line: i64::try_from(span.last_line).ok(),
                 });

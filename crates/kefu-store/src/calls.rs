@@ -23,7 +23,8 @@ const ROWS_PER_STATEMENT: usize = 500;
 pub struct NewCall {
     pub call: CallRecord,
     /// A newer record of the same call (higher version) replaces an older one; 0 when the
-    /// source has no versions.
+    /// source has no versions. At equal versions a finished call replaces one stored as
+    /// `unknown` (a call still open when an earlier file ended).
     pub version: i64,
     pub first_line: Option<i64>,
     pub last_line: Option<i64>,
@@ -149,7 +150,9 @@ pub(crate) async fn insert_calls(
                  unanswered_rings = excluded.unanswered_rings, transferred_to = excluded.transferred_to, \
                  import_batch_id = excluded.import_batch_id, first_line = excluded.first_line, \
                  last_line = excluded.last_line \
-                 WHERE calls.version < excluded.version",
+                 WHERE calls.version < excluded.version \
+                    OR (calls.version = excluded.version AND calls.outcome = 'unknown' \
+                        AND excluded.outcome <> 'unknown')",
             );
             qb.build().execute(&mut *conn).await?.rows_affected()
         });
@@ -286,6 +289,41 @@ impl Store {
             first_line,
             last_line,
         })
+    }
+
+    /// Streams the calls of a contract offered in `[from, to)` to `f`, in offer order,
+    /// without holding them all in memory (a month can be millions of calls). Callers'
+    /// numbers are not decrypted.
+    pub async fn for_each_call_offered_between(
+        &self,
+        contract_id: ContractId,
+        from: Timestamp,
+        to: Timestamp,
+        mut f: impl FnMut(StoredCall),
+    ) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        let cid = contract_id.text();
+        let sql = crate::sql!(
+            "SELECT source_id, version, queue, caller_enc, offered_at, answered_at, ended_at, \
+             outcome, agent, talk_ms, unanswered_rings, transferred_to, import_batch_id, \
+             first_line, last_line, source_format \
+             FROM calls WHERE contract_id = $1 AND offered_at >= $2 AND offered_at < $3 \
+             ORDER BY offered_at, source_id"
+        );
+        let mut n = 0u64;
+        on_db!(self.db(), pool => {
+            let mut rows = sqlx::query_as::<_, CallRowWithFormat>(sql)
+                .bind(&cid)
+                .bind(micros(from))
+                .bind(micros(to))
+                .fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                let (row, format) = split_format(row);
+                f(self.stored_call(&cid, &format, row, false)?);
+                n += 1;
+            }
+        });
+        Ok(n)
     }
 
     /// How many calls a contract has (all formats).

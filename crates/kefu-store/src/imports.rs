@@ -31,6 +31,8 @@ pub struct ImportProgress {
     /// The last line fully read when the checkpoint was taken: rejected rows at or before it
     /// were already counted.
     pub lines_done: u64,
+    /// Bytes read when the checkpoint was taken (readers use it to tell replays on resume).
+    pub read_offset: u64,
     /// Calls stored (inserted or replaced by a newer version) by this run.
     pub calls_stored: u64,
     pub rows_rejected: u64,
@@ -100,6 +102,7 @@ type BatchRow = (
     i64,
     i64,
     i64,
+    i64,
 );
 
 fn to_u64(v: i64) -> u64 {
@@ -123,7 +126,7 @@ impl Store {
         let found: Option<BatchRow> = on_tx!(&mut tx, conn => {
             sqlx::query_as(sql!(
                 "SELECT id, state, source_name, format, started_at, resume_offset, resume_line,
-                        rows_read, rows_ok, rows_rejected, rows_skipped
+                        rows_read, rows_ok, rows_rejected, rows_skipped, read_offset
                  FROM import_batches
                  WHERE contract_id = $1 AND format = $2 AND source_sha256 = $3"
             ))
@@ -296,7 +299,7 @@ impl Store {
         let rows: Vec<BatchRow> = on_db!(self.db(), pool => {
             sqlx::query_as(sql!(
                 "SELECT id, state, source_name, format, started_at, resume_offset, resume_line,
-                        rows_read, rows_ok, rows_rejected, rows_skipped
+                        rows_read, rows_ok, rows_rejected, rows_skipped, read_offset
                  FROM import_batches WHERE contract_id = $1 ORDER BY started_at DESC, id DESC"
             ))
             .bind(contract_id.text())
@@ -317,7 +320,20 @@ impl BatchState {
 }
 
 fn batch_from_row(contract_id: ContractId, row: BatchRow) -> Result<ImportBatch, StoreError> {
-    let (id, state, source_name, format, started_at, off, line, read, ok, rejected, skipped) = row;
+    let (
+        id,
+        state,
+        source_name,
+        format,
+        started_at,
+        off,
+        line,
+        read,
+        ok,
+        rejected,
+        skipped,
+        read_offset,
+    ) = row;
     Ok(ImportBatch {
         id: ImportBatchId::from_stored(&id)?,
         contract_id,
@@ -331,6 +347,7 @@ fn batch_from_row(contract_id: ContractId, row: BatchRow) -> Result<ImportBatch,
             calls_stored: to_u64(ok),
             rows_rejected: to_u64(rejected),
             rows_skipped: to_u64(skipped),
+            read_offset: to_u64(read_offset),
         },
         started_at: micros_to_timestamp("import_batches.started_at", started_at)?,
     })
@@ -344,8 +361,8 @@ async fn save_progress(
     on_tx!(tx, conn => {
         sqlx::query(sql!(
             "UPDATE import_batches SET resume_offset = $1, resume_line = $2, rows_read = $3,
-                    rows_ok = $4, rows_rejected = $5, rows_skipped = $6
-             WHERE id = $7"
+                    rows_ok = $4, rows_rejected = $5, rows_skipped = $6, read_offset = $7
+             WHERE id = $8"
         ))
         .bind(to_i64(p.resume_offset))
         .bind(to_i64(p.resume_line))
@@ -353,6 +370,7 @@ async fn save_progress(
         .bind(to_i64(p.calls_stored))
         .bind(to_i64(p.rows_rejected))
         .bind(to_i64(p.rows_skipped))
+        .bind(to_i64(p.read_offset))
         .bind(id.text())
         .execute(&mut *conn)
         .await?

@@ -194,6 +194,7 @@ async fn an_interrupted_run_resumes_from_its_checkpoint_and_a_finished_one_is_no
             calls_stored: 0,
             rows_rejected: 2,
             rows_skipped: 1,
+            read_offset: 6000,
         };
         store
             .commit_import_chunk(

@@ -76,6 +76,11 @@ pub trait RecordReader: Iterator<Item = Item> {
     fn skipped(&self) -> u64 {
         0
     }
+    /// The version of the call just yielded, for sources that send a contact more than
+    /// once (Amazon Connect's LastUpdateTimestamp, as epoch microseconds); 0 otherwise.
+    fn item_version(&self) -> i64 {
+        0
+    }
 }
 
 /// Splits a byte stream into lines for the line-oriented readers: tracks each

@@ -12,6 +12,8 @@ CREATE UNIQUE INDEX contract_versions_one_text_per_amendment
 -- Where an interrupted import goes on from, and what it skipped on purpose.
 ALTER TABLE import_batches ADD COLUMN resume_line BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE import_batches ADD COLUMN rows_skipped BIGINT NOT NULL DEFAULT 0;
+-- How far the interrupted run had read: rows before it that are read again are replays.
+ALTER TABLE import_batches ADD COLUMN read_offset BIGINT NOT NULL DEFAULT 0;
 
 -- One call offered to an agent queue, normalised from its source (Asterisk queue_log or CDR,
 -- Amazon Connect, a mapped CSV). The PBX's own log is the call's event history: first_line and

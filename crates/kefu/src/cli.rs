@@ -10,6 +10,7 @@ use kefu_core::contract::Diagnostics;
 
 use crate::files;
 
+mod phone_cmds;
 mod show;
 mod store_cmds;
 
@@ -61,6 +62,10 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Import call records (Asterisk queue_log or CDR, Amazon Connect, any CSV through a mapping).
+    Import(phone_cmds::ImportArgs),
+    /// The quality evaluation report (客服服务质量评估报告) of a billing period.
+    Report(phone_cmds::ReportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,6 +156,8 @@ pub fn run(cli: Cli) -> CmdResult {
         }
         Command::Calendar { year, month } => calendar(&g, year, month),
         Command::Audit(AuditCmd::Verify) => store_cmds::audit_verify(&g),
+        Command::Import(a) => phone_cmds::import(&g, &a),
+        Command::Report(a) => phone_cmds::report(&g, &a),
     }
 }
 

@@ -12,11 +12,20 @@ use crate::files;
 /// Exit code when the audit log's hash chain is broken: distinct from a usage error (2).
 pub const EXIT_AUDIT_BROKEN: u8 = 3;
 
-fn runtime() -> Result<tokio::runtime::Runtime, CmdError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CmdError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CmdError::Unexpected(e.into()))
+}
+
+/// A use case's error: the user's to fix (exit 2) or unexpected (exit 1).
+pub(crate) fn app_error(e: kefu_app::AppError) -> CmdError {
+    match e {
+        kefu_app::AppError::Store(s) => store_error(s),
+        e if e.is_user_error() => UserError::Message(e.to_string()).into(),
+        e => CmdError::Unexpected(anyhow::anyhow!("{e}")),
+    }
 }
 
 fn store_error(e: StoreError) -> CmdError {
@@ -28,20 +37,20 @@ fn store_error(e: StoreError) -> CmdError {
     }
 }
 
-async fn open(g: &Global) -> Result<Store, CmdError> {
+pub(crate) async fn open(g: &Global) -> Result<Store, CmdError> {
     Store::open(&g.database_url, &g.data_dir)
         .await
         .map_err(store_error)
 }
 
 /// For commands that only read: never creates a database.
-async fn open_existing(g: &Global) -> Result<Store, CmdError> {
+pub(crate) async fn open_existing(g: &Global) -> Result<Store, CmdError> {
     Store::open_existing(&g.database_url, &g.data_dir)
         .await
         .map_err(store_error)
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".to_string())

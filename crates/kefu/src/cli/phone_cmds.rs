@@ -1,0 +1,378 @@
+//! `kefu import` (call records into the store) and `kefu report` (the quality
+//! evaluation report of a billing period).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+use kefu_app::import::{
+    ImportEnd, ImportObserver, ImportOptions, ImportSummary, MakeReader, ReadFrom, import_file,
+};
+use kefu_channels::phone::cdr::{CdrOptions, CdrReader};
+use kefu_channels::phone::connect::{ConnectOptions, ConnectReader};
+use kefu_channels::phone::mapped::{MappedReader, Mapping};
+use kefu_channels::phone::queue_log::{QueueLogLayout, QueueLogOptions, QueueLogReader};
+use kefu_channels::phone::source::{RecordReader, RejectedRow};
+use kefu_core::phone::metrics::BillingPeriod;
+
+use super::store_cmds::{app_error, open, open_existing, runtime};
+use super::{CmdResult, Global, UserError};
+use crate::files;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Asterisk queue_log: the pipe file or the queue_log table's rows (detected per row).
+    QueueLog,
+    /// Asterisk CDR Master.csv (16 to 21 columns).
+    Cdr,
+    /// Amazon Connect contact trace records (JSON object, array or lines).
+    Connect,
+    /// Any CSV/TSV through a mapping file (--mapping).
+    Mapped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Html,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// The mapping file for --format mapped.
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// The contract the calls belong to (default: the only stored contract).
+    #[arg(long)]
+    pub contract: Option<String>,
+    /// Time zone of local times in the files (default: the contract's).
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Write the rejected rows, as they were, to this file.
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
+    /// Stop at the first bad row (the calls before it are kept).
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The billing period, YYYY-MM.
+    #[arg(long)]
+    pub period: BillingPeriod,
+    #[arg(long)]
+    pub contract: Option<String>,
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: ReportFormat,
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: Lang,
+    /// Where to write the report; standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Reasons printed to the terminal before the rest are only counted.
+const SHOWN_REJECTIONS: usize = 20;
+
+struct Observer {
+    file: String,
+    shown: usize,
+    errors_out: Option<File>,
+    write_error: Option<String>,
+    bar: indicatif::ProgressBar,
+}
+
+impl ImportObserver for Observer {
+    fn started(&mut self, total_bytes: u64, resumed_at: u64) {
+        self.bar.set_length(total_bytes);
+        self.bar.set_position(resumed_at);
+    }
+    fn progress(&mut self, bytes_read: u64) {
+        self.bar.set_position(bytes_read);
+    }
+    fn rejected(&mut self, row: &RejectedRow) {
+        if self.shown < SHOWN_REJECTIONS {
+            self.shown += 1;
+            let col = row.column.map(|c| format!(":{c}")).unwrap_or_default();
+            let field = row
+                .field
+                .as_deref()
+                .map(|f| format!(" {f}:"))
+                .unwrap_or_default();
+            let value = row
+                .value
+                .as_deref()
+                .map(|v| format!(" {v:?}:"))
+                .unwrap_or_default();
+            self.bar.suspend(|| {
+                eprintln!(
+                    "rejected: {}:{}{col}:{field}{value} {}",
+                    self.file, row.line, row.reason
+                );
+            });
+        }
+        if let Some(f) = &mut self.errors_out
+            && let Err(e) = writeln!(f, "{}", row.raw)
+        {
+            self.write_error.get_or_insert(e.to_string());
+        }
+    }
+}
+
+fn make_reader(
+    format: Format,
+    path: &Path,
+    tz: jiff::tz::TimeZone,
+    mapping: Option<Arc<Mapping>>,
+) -> MakeReader {
+    let path = path.to_path_buf();
+    Box::new(move |input: Box<dyn BufRead + Send>, from: ReadFrom| {
+        let reader: Box<dyn RecordReader + Send> = match format {
+            Format::QueueLog => Box::new(QueueLogReader::new(
+                input,
+                QueueLogOptions {
+                    layout: QueueLogLayout::Auto,
+                    time_zone: tz,
+                    start_line: from.line,
+                    start_offset: from.offset,
+                    replayed_until: from.replayed_until,
+                    ..QueueLogOptions::default()
+                },
+            )),
+            Format::Cdr => Box::new(CdrReader::new(
+                input,
+                CdrOptions {
+                    time_zone: tz,
+                    start_line: from.line,
+                    start_offset: from.offset,
+                    ..CdrOptions::default()
+                },
+            )),
+            Format::Connect => Box::new(ConnectReader::new(
+                input,
+                ConnectOptions {
+                    start_line: from.line,
+                    start_offset: from.offset,
+                },
+            )),
+            Format::Mapped => {
+                let mapping = mapping.ok_or("--format mapped needs --mapping FILE")?;
+                // The mapped reader reads the header row itself, so it gets the file whole.
+                drop(input);
+                let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let reader = if from.offset == 0 {
+                    MappedReader::open(&mapping, BufReader::with_capacity(256 * 1024, file), tz)
+                } else {
+                    let mut buf = BufReader::with_capacity(256 * 1024, file);
+                    buf.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+                    MappedReader::resume(&mapping, buf, tz, from.offset, from.line)
+                };
+                Box::new(reader.map_err(|e| format!("{}: {e}", path.display()))?)
+            }
+        };
+        Ok(reader)
+    })
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn print_summary(s: &ImportSummary, errors: Option<&Path>) {
+    if s.end == ImportEnd::AlreadyImported {
+        println!(
+            "{}: already imported (same content, {} format); nothing to do",
+            s.source, s.format
+        );
+        return;
+    }
+    let resumed = s
+        .resumed_from_line
+        .map(|l| format!(" (resumed at line {l})"))
+        .unwrap_or_default();
+    let rejected = if s.rows_rejected == 0 {
+        "no rows rejected".to_owned()
+    } else {
+        let to = errors
+            .map(|p| format!(", written to {}", p.display()))
+            .unwrap_or_default();
+        format!("{} rows rejected{to}", thousands(s.rows_rejected))
+    };
+    println!(
+        "{}{resumed}: {} calls read — {} stored, {} already stored; {rejected}; {} skipped (not offered or filtered); {} agent events; {:.1} s",
+        s.source,
+        thousands(s.calls_read),
+        thousands(s.calls_stored),
+        thousands(s.calls_unchanged),
+        thousands(s.rows_skipped),
+        thousands(s.agent_events),
+        s.elapsed.as_secs_f64()
+    );
+}
+
+pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let mapping = match (a.format, &a.mapping) {
+        (Format::Mapped, None) => {
+            return Err(UserError::Message("--format mapped needs --mapping FILE".into()).into());
+        }
+        (Format::Mapped, Some(p)) => {
+            let text = files::read_text(p)?;
+            let m =
+                Mapping::parse(&p.display().to_string(), &text).map_err(UserError::Diagnostics)?;
+            Some((
+                Arc::new(m),
+                p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(UserError::Message("--mapping is only for --format mapped".into()).into());
+        }
+        (_, None) => None,
+    };
+    let format_name = match (a.format, &mapping) {
+        (Format::QueueLog, _) => "queue_log".to_owned(),
+        (Format::Cdr, _) => "cdr".to_owned(),
+        (Format::Connect, _) => "connect".to_owned(),
+        (Format::Mapped, Some((_, stem))) => {
+            format!("mapped:{}", stem.as_deref().unwrap_or("mapping"))
+        }
+        (Format::Mapped, None) => "mapped".to_owned(),
+    };
+    let mut errors_out = match &a.errors {
+        Some(p) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    runtime()?.block_on(async {
+        let store = open(g).await?;
+        let result = async {
+            let number = kefu_app::contracts::resolve_number(&store, a.contract.as_deref())
+                .await
+                .map_err(app_error)?;
+            let stored = kefu_app::contracts::load_stored(&store, &number, &holidays)
+                .await
+                .map_err(app_error)?;
+            let tz = match &a.tz {
+                Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+                    UserError::Message(format!(
+                        "--tz: expected an IANA time zone name like \"Asia/Shanghai\", found \"{name}\""
+                    ))
+                })?,
+                None => stored.document.base().time_zone.clone(),
+            };
+            let opts = ImportOptions {
+                strict: a.strict,
+                actor: super::store_cmds::actor(),
+                ..ImportOptions::default()
+            };
+            let mut code = ExitCode::SUCCESS;
+            for path in &a.files {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_message(path.display().to_string());
+                let mut obs = Observer {
+                    file: path.display().to_string(),
+                    shown: 0,
+                    errors_out: errors_out.take(),
+                    write_error: None,
+                    bar,
+                };
+                let reader = make_reader(a.format, path, tz.clone(), mapping.as_ref().map(|(m, _)| m.clone()));
+                let summary = import_file(&store, stored.id, &format_name, path, reader, &opts, &mut obs)
+                    .await
+                    .map_err(app_error)?;
+                obs.bar.finish_and_clear();
+                errors_out = obs.errors_out.take();
+                if summary.end != ImportEnd::AlreadyImported && summary.rows_rejected as usize > obs.shown {
+                    eprintln!(
+                        "rejected: … {} more rows in {}",
+                        summary.rows_rejected as usize - obs.shown,
+                        path.display()
+                    );
+                }
+                if let Some(e) = obs.write_error {
+                    eprintln!("error: writing rejected rows: {e}");
+                    code = ExitCode::from(1);
+                }
+                print_summary(&summary, a.errors.as_deref());
+                if let ImportEnd::StoppedAt { line, reason } = &summary.end {
+                    eprintln!(
+                        "error: {}:{line}: {reason} (stopped by --strict; the calls before it are stored, a rerun goes on from there)",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            Ok(code)
+        }
+        .await;
+        store.close().await;
+        result
+    })
+}
+
+pub(crate) fn report(g: &Global, a: &ReportArgs) -> CmdResult {
+    let holidays = Arc::new(files::holidays(g.holidays.as_deref())?);
+    let report = runtime()?.block_on(async {
+        let store = open_existing(g).await?;
+        let r = kefu_app::report::phone_quality_report(
+            &store,
+            a.contract.as_deref(),
+            a.period,
+            holidays,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .map_err(app_error);
+        store.close().await;
+        r
+    })?;
+    let text = match a.format {
+        ReportFormat::Json => serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?,
+        ReportFormat::Html => kefu_report::html(&report, matches!(a.lang, Lang::En)),
+    };
+    match &a.out {
+        Some(p) => std::fs::write(p, text.as_bytes())
+            .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.write_all(b"\n");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

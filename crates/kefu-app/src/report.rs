@@ -641,7 +641,9 @@ pub async fn phone_quality_report(
         title: "客服服务质量评估报告",
         attachment: 8,
         period: period.to_string(),
-        generated_at: now.to_string(),
+        generated_at: jiff::Timestamp::from_second(now.as_second())
+            .unwrap_or(now)
+            .to_string(),
         complete,
         contract: ContractHeader {
             number: contract.number.clone(),

@@ -495,11 +495,20 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L, r: &QualityReport) {
     let _ = r;
 }
 
+fn term_name<'a>(term: &'a str, l: &L) -> &'a str {
+    match term {
+        "offered" => l.t("呼入量", "Offered"),
+        "abandoned" => l.t("放弃", "Abandoned"),
+        "billing_period" => l.t("考核周期", "Billing period"),
+        other => metric_name(other, l),
+    }
+}
+
 fn metric_name<'a>(m: &'a str, l: &L) -> &'a str {
     match m {
-        "connection_rate" => l.t("接通率", "connection rate"),
-        "average_speed_of_answer" => l.t("平均响应时间", "average speed of answer"),
-        "service_level" => l.t("服务水平", "service level"),
+        "connection_rate" => l.t("接通率", "Connection rate"),
+        "average_speed_of_answer" => l.t("平均响应时间", "Average speed of answer"),
+        "service_level" => l.t("服务水平", "Service level"),
         other => other,
     }
 }

@@ -10,6 +10,7 @@ use kefu_core::contract::Diagnostics;
 
 use crate::files;
 
+mod pdf;
 mod phone_cmds;
 mod show;
 mod store_cmds;

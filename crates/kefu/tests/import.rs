@@ -280,3 +280,58 @@ async fn an_import_killed_halfway_resumes_without_losing_or_doubling_a_call() {
         );
     }
 }
+
+/// The PDF is printed by Chromium; without it (outside CI) the test says so and stops.
+#[tokio::test]
+async fn the_pdf_report_carries_its_chinese_text() {
+    let have_chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+        || std::env::var_os("KEFU_CHROMIUM").is_some();
+    let have_pdftotext = Command::new("pdftotext").arg("-v").output().is_ok();
+    if !(have_chromium && have_pdftotext) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must have chromium and pdftotext (poppler-utils)"
+        );
+        eprintln!("skipped: no chromium or pdftotext on this machine");
+        return;
+    }
+    let env = common::sqlite_env();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = write(dir.path(), "queue_log", &four_calls());
+    let data = env.data_dir.path().display().to_string();
+    let pdf = dir.path().join("report.pdf").display().to_string();
+    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    for rest in [
+        vec!["contract", "load", "contract.toml"],
+        vec!["import", "--format", "queue-log", log.as_str()],
+        vec![
+            "report",
+            "--period",
+            "2026-10",
+            "--format",
+            "pdf",
+            "--out",
+            pdf.as_str(),
+        ],
+    ] {
+        let mut a = base.to_vec();
+        a.extend(rest);
+        let o = kefu(&a);
+        assert!(o.status.success(), "{:?}: {}", a, text(&o.stderr));
+    }
+    let bytes = std::fs::read(&pdf).unwrap_or_default();
+    assert!(bytes.starts_with(b"%PDF"), "a PDF was written");
+    let extracted = Command::new("pdftotext")
+        .args([pdf.as_str(), "-"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let words = text(&extracted.stdout);
+    assert!(
+        words.contains("客服服务质量评估报告"),
+        "Chinese text is real text in the PDF: {words}"
+    );
+    assert!(words.contains("接通率"), "{words}");
+    assert!(words.contains("GDT-KF-2026-0017"), "{words}");
+}

@@ -38,6 +38,8 @@ pub enum Format {
 pub enum ReportFormat {
     Json,
     Html,
+    /// Printed from the HTML by a headless Chromium (needs --out).
+    Pdf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -364,6 +366,14 @@ pub(crate) fn report(g: &Global, a: &ReportArgs) -> CmdResult {
     let text = match a.format {
         ReportFormat::Json => serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?,
         ReportFormat::Html => kefu_report::html(&report, matches!(a.lang, Lang::En)),
+        ReportFormat::Pdf => {
+            let out = a.out.as_deref().ok_or_else(|| {
+                UserError::Message("--format pdf writes a file: give it --out FILE.pdf".to_owned())
+            })?;
+            super::pdf::print(&kefu_report::html(&report, matches!(a.lang, Lang::En)), out)?;
+            println!("{}", out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     match &a.out {
         Some(p) => std::fs::write(p, text.as_bytes())

@@ -212,7 +212,7 @@ pub fn html(r: &QualityReport, en: bool) -> String {
         let _ = write!(
             o,
             "<dt>{}</dt><dd>{}</dd>",
-            esc(&d.term),
+            esc(term_name(&d.term, &l)),
             esc(if en { &d.en } else { &d.zh })
         );
     }

@@ -67,6 +67,15 @@ pub enum Command {
     Import(phone_cmds::ImportArgs),
     /// The quality evaluation report (客服服务质量评估报告) of a billing period.
     Report(phone_cmds::ReportArgs),
+    /// Generate realistic traffic for tests, benchmarks and demos.
+    #[command(subcommand)]
+    Generate(GenerateCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenerateCmd {
+    /// A month of phone calls as Asterisk queue_log, CDR or Amazon Connect records.
+    Calls(phone_cmds::GenerateCallsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,6 +168,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Audit(AuditCmd::Verify) => store_cmds::audit_verify(&g),
         Command::Import(a) => phone_cmds::import(&g, &a),
         Command::Report(a) => phone_cmds::report(&g, &a),
+        Command::Generate(GenerateCmd::Calls(a)) => phone_cmds::generate_calls(&g, &a),
     }
 }
 

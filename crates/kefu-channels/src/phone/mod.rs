@@ -3,6 +3,7 @@
 
 pub mod cdr;
 pub mod connect;
+pub mod generate;
 pub mod mapped;
 pub mod queue_log;
 pub mod source;

@@ -72,6 +72,34 @@ pub struct ImportArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct GenerateCallsArgs {
+    /// The contract document whose time zone and phone hours shape the traffic.
+    #[arg(long)]
+    pub contract: PathBuf,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    pub month: BillingPeriod,
+    /// About how many calls the month should have.
+    #[arg(long, default_value_t = 30_000)]
+    pub calls: u64,
+    #[arg(long, value_enum, default_value = "queue-log")]
+    pub format: GenFormat,
+    /// The same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write; standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GenFormat {
+    QueueLog,
+    Cdr,
+    Connect,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct ReportArgs {
     /// The billing period, YYYY-MM.
     #[arg(long)]
@@ -384,5 +412,55 @@ pub(crate) fn report(g: &Global, a: &ReportArgs) -> CmdResult {
             let _ = out.write_all(b"\n");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn generate_calls(g: &Global, a: &GenerateCallsArgs) -> CmdResult {
+    use kefu_channels::phone::generate::{Format as Gen, GenerateOptions, Generator};
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let doc = files::load_contract(&a.contract, &holidays)?;
+    let (year, month) = (a.month.year(), a.month.month());
+    let terms = doc
+        .terms_on(a.month.first_day())
+        .or_else(|_| doc.terms_on(a.month.last_day()))
+        .map_err(|e| UserError::Message(e.to_string()))?;
+    let mut opts = GenerateOptions::for_contract(terms.contract, year, month, a.calls);
+    opts.seed = a.seed;
+    opts.holidays = holidays;
+    let generator = Generator::new(opts).map_err(|e| UserError::Message(e.to_string()))?;
+    let format = match a.format {
+        GenFormat::QueueLog => Gen::QueueLog,
+        GenFormat::Cdr => Gen::Cdr,
+        GenFormat::Connect => Gen::Connect,
+    };
+    let summary = match &a.out {
+        Some(p) => {
+            let file = File::create(p)
+                .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let s = generator
+                .run(format, &mut w)
+                .and_then(|s| w.flush().map(|()| s))
+                .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?;
+            s
+        }
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            let s = generator
+                .run(format, &mut out)
+                .map_err(anyhow::Error::from)?;
+            out.flush().map_err(anyhow::Error::from)?;
+            s
+        }
+    };
+    eprintln!(
+        "generated {} calls ({} answered, {} abandoned) in {} lines, {} bytes, {} agents",
+        thousands(summary.offered),
+        thousands(summary.answered),
+        thousands(summary.abandoned),
+        thousands(summary.lines),
+        thousands(summary.bytes),
+        summary.agents
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -438,11 +438,10 @@ pub(crate) fn generate_calls(g: &Global, a: &GenerateCallsArgs) -> CmdResult {
             let file = File::create(p)
                 .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            let s = generator
+            generator
                 .run(format, &mut w)
                 .and_then(|s| w.flush().map(|()| s))
-                .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?;
-            s
+                .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", p.display())))?
         }
         None => {
             let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());

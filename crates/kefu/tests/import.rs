@@ -335,3 +335,62 @@ async fn the_pdf_report_carries_its_chinese_text() {
     assert!(words.contains("接通率"), "{words}");
     assert!(words.contains("GDT-KF-2026-0017"), "{words}");
 }
+
+/// A generated month in each format imports completely and the report counts
+/// every generated call as offered.
+#[test]
+fn generated_traffic_in_every_format_is_imported_and_reported_in_full() {
+    for format in ["queue-log", "cdr", "connect"] {
+        let env = common::sqlite_env();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("calls").display().to_string();
+        let data = env.data_dir.path().display().to_string();
+        let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+        let made = kefu(&[
+            "generate",
+            "calls",
+            "--contract",
+            "contract.toml",
+            "--month",
+            "2026-11",
+            "--calls",
+            "2000",
+            "--format",
+            format,
+            "--seed",
+            "7",
+            "--out",
+            file.as_str(),
+        ]);
+        assert!(made.status.success(), "{format}: {}", text(&made.stderr));
+        let said = text(&made.stderr);
+        let generated: u64 = said
+            .split_whitespace()
+            .nth(1)
+            .map(|n| n.replace(',', ""))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{said}"));
+        for rest in [
+            vec!["contract", "load", "contract.toml"],
+            vec!["import", "--format", format, file.as_str()],
+        ] {
+            let mut a = base.to_vec();
+            a.extend(rest);
+            let o = kefu(&a);
+            assert!(o.status.success(), "{format} {a:?}: {}", text(&o.stderr));
+            if a.contains(&"import") {
+                assert!(
+                    text(&o.stdout).contains("no rows rejected"),
+                    "{format}: {}",
+                    text(&o.stdout)
+                );
+            }
+        }
+        let mut a = base.to_vec();
+        a.extend(["report", "--period", "2026-11", "--format", "json"]);
+        let o = kefu(&a);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(v["channels"]["phone"]["offered"], generated, "{format}");
+    }
+}

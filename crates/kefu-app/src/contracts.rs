@@ -78,3 +78,15 @@ pub async fn load_stored(
     .map_err(|d| AppError::User(format!("the stored contract no longer validates:\n{d}")))?;
     Ok(StoredContract { id, document })
 }
+
+/// How the phone buckets of a stored contract are cut: its staffing interval (base
+/// terms) in its time zone.
+pub fn bucket_plan(stored: &StoredContract) -> Result<kefu_store::BucketPlan, AppError> {
+    let base = stored.document.base();
+    let interval = kefu_core::phone::aggregate::Interval::of_contract(base)
+        .map_err(|e| AppError::User(format!("the contract's staffing interval: {e}")))?;
+    Ok(kefu_store::BucketPlan {
+        interval,
+        tz: base.time_zone.clone(),
+    })
+}

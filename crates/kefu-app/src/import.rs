@@ -38,6 +38,8 @@ pub struct ImportOptions {
     pub chunk_calls: usize,
     /// Who runs the import, for the audit log.
     pub actor: String,
+    /// How the contract's phone buckets are cut; the calls stored are folded into them.
+    pub bucket_plan: Option<kefu_store::BucketPlan>,
 }
 
 impl Default for ImportOptions {
@@ -46,6 +48,7 @@ impl Default for ImportOptions {
             strict: false,
             chunk_calls: 5_000,
             actor: "kefu".to_owned(),
+            bucket_plan: None,
         }
     }
 }
@@ -213,7 +216,7 @@ pub async fn import_file(
         summary.calls_read += chunk.calls.len() as u64;
         summary.agent_events += chunk.agent_events;
         match store
-            .commit_import_chunk(&batch, &chunk.calls, &progress)
+            .commit_import_chunk(&batch, &chunk.calls, &progress, opts.bucket_plan.as_ref())
             .await
         {
             Ok(outcome) => {

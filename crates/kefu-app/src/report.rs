@@ -436,21 +436,46 @@ pub async fn phone_quality_report(
         .to_timestamp(next_month.to_datetime(jiff::civil::Time::midnight()))
         .map_err(|e| AppError::Unexpected(e.to_string()))?;
 
-    let mut aggs = PhoneAggregates::for_document(doc, &holidays)
-        .map_err(|e| AppError::User(format!("the contract's staffing interval: {e}")))?;
-    let mut calendar_error = None;
-    let calls = store
-        .for_each_call_offered_between(stored.id, start, end, |c| {
-            if calendar_error.is_none()
-                && let Err(e) = aggs.add_call(&c.call)
-            {
-                calendar_error = Some(e);
-            }
+    // Figures from aggregates: when the phone line is open around the clock on every day of
+    // the period, the stored buckets are the whole story. Otherwise the calls are read, so
+    // that service hours can be applied call by call.
+    let always_open = period.range().days().all(|d| {
+        doc.terms_on(d).map_or(true, |t| {
+            t.contract
+                .channel(ChannelKind::Phone)
+                .is_none_or(|ch| ch.hours.hours == kefu_core::calendar::ServiceHours::Always)
         })
-        .await?;
-    if let Some(e) = calendar_error {
-        return Err(AppError::User(e.to_string()));
-    }
+    });
+    let (aggs, calls) = if always_open {
+        let plan = crate::contracts::bucket_plan(&stored)?;
+        let mut aggs = PhoneAggregates::new(plan.interval, plan.tz.clone());
+        let mut calls = 0;
+        for (key, bucket) in store
+            .phone_buckets(stored.id, &plan, period.first_day(), period.last_day())
+            .await?
+        {
+            calls += bucket.offered;
+            aggs.insert_bucket(key, &bucket);
+        }
+        (aggs, calls)
+    } else {
+        let mut aggs = PhoneAggregates::for_document(doc, &holidays)
+            .map_err(|e| AppError::User(format!("the contract's staffing interval: {e}")))?;
+        let mut calendar_error = None;
+        let calls = store
+            .for_each_call_offered_between(stored.id, start, end, |c| {
+                if calendar_error.is_none()
+                    && let Err(e) = aggs.add_call(&c.call)
+                {
+                    calendar_error = Some(e);
+                }
+            })
+            .await?;
+        if let Some(e) = calendar_error {
+            return Err(AppError::User(e.to_string()));
+        }
+        (aggs, calls)
+    };
 
     let settings_err = |e: kefu_core::phone::metrics::SettingsError| AppError::User(e.to_string());
     let pv = period_verdicts(&aggs, period, doc)

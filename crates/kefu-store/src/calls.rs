@@ -52,6 +52,14 @@ fn millis(d: SignedDuration) -> i64 {
 }
 
 /// Writes calls inside the caller's transaction; idempotent on (contract, format, source id).
+/// What a chunk write did to each call: indexes into the input of the calls newly inserted
+/// and of those that replaced an older version of themselves.
+pub(crate) struct ChunkWrite {
+    pub(crate) outcome: ChunkOutcome,
+    pub(crate) inserted: Vec<usize>,
+    pub(crate) replaced: Vec<usize>,
+}
+
 pub(crate) async fn insert_calls(
     store: &Store,
     tx: &mut Tx,
@@ -59,7 +67,7 @@ pub(crate) async fn insert_calls(
     format: &str,
     batch: ImportBatchId,
     calls: &[NewCall],
-) -> Result<ChunkOutcome, StoreError> {
+) -> Result<ChunkWrite, StoreError> {
     let cid = contract_id.text();
     let batch = batch.text();
     // Within one statement PostgreSQL refuses to touch a row twice: keep the newest version
@@ -108,6 +116,8 @@ pub(crate) async fn insert_calls(
     }
 
     let mut stored = 0u64;
+    let mut inserted = Vec::new();
+    let mut replaced = Vec::new();
     for (chunk_rows, chunk_idx) in rows
         .chunks(ROWS_PER_STATEMENT)
         .zip(keep.chunks(ROWS_PER_STATEMENT))
@@ -154,15 +164,72 @@ pub(crate) async fn insert_calls(
                     OR (calls.version = excluded.version AND calls.outcome = 'unknown' \
                         AND excluded.outcome <> 'unknown')",
             );
-            qb.build().execute(&mut *conn).await?.rows_affected()
+            // The row keeps its first id on update: the returned id tells an insert
+            // (our new id) from a replacement (the stored one).
+            qb.push(" RETURNING id, source_id");
+            let back: Vec<(String, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+            back
         });
-        stored += affected;
+        stored += affected.len() as u64;
+        let by_id: HashMap<&str, usize> = chunk_rows
+            .iter()
+            .zip(chunk_idx)
+            .map(|(r, &i)| (r.id.as_str(), i))
+            .collect();
+        let by_source: HashMap<&str, usize> = chunk_idx
+            .iter()
+            .map(|&i| (calls[i].call.source_id.as_str(), i))
+            .collect();
+        for (id, source_id) in &affected {
+            match by_id.get(id.as_str()) {
+                Some(&i) => inserted.push(i),
+                None => {
+                    if let Some(&i) = by_source.get(source_id.as_str()) {
+                        replaced.push(i);
+                    }
+                }
+            }
+        }
     }
-    Ok(ChunkOutcome {
-        stored,
-        // Duplicates inside the chunk were never sent; like re-imported rows they change nothing.
-        unchanged: (calls.len() as u64).saturating_sub(stored),
+    Ok(ChunkWrite {
+        outcome: ChunkOutcome {
+            stored,
+            // Duplicates inside the chunk were never sent; like re-imported rows they change nothing.
+            unchanged: (calls.len() as u64).saturating_sub(stored),
+        },
+        inserted,
+        replaced,
     })
+}
+
+/// Streams the calls offered in `[from, to)` inside a transaction (callers not decrypted).
+pub(crate) async fn for_each_call_in_tx(
+    tx: &mut Tx,
+    contract_id: ContractId,
+    from: Timestamp,
+    to: Timestamp,
+    mut f: impl FnMut(&CallRecord),
+) -> Result<(), StoreError> {
+    use futures_util::TryStreamExt;
+    let cid = contract_id.text();
+    let sql = crate::sql!(
+        "SELECT source_id, version, queue, caller_enc, offered_at, answered_at, ended_at, \
+         outcome, agent, talk_ms, unanswered_rings, transferred_to, import_batch_id, \
+         first_line, last_line, source_format \
+         FROM calls WHERE contract_id = $1 AND offered_at >= $2 AND offered_at < $3"
+    );
+    on_tx!(tx, conn => {
+        let mut rows = sqlx::query_as::<_, CallRowWithFormat>(sql)
+            .bind(&cid)
+            .bind(micros(from))
+            .bind(micros(to))
+            .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            let (row, _) = split_format(row);
+            f(&call_from_row(row, None)?.call);
+        }
+    });
+    Ok(())
 }
 
 /// A stored call, as the engine reads it.
@@ -237,6 +304,22 @@ impl Store {
         row: CallRow,
         with_caller: bool,
     ) -> Result<StoredCall, StoreError> {
+        let caller = match (with_caller, &row.3) {
+            (true, Some(ct)) => {
+                let key = row_key(cid, format, &row.0);
+                Some(
+                    self.cipher()
+                        .decrypt_str(FieldRef::new(TABLE, "caller", &key), ct)?,
+                )
+            }
+            _ => None,
+        };
+        call_from_row(row, caller)
+    }
+}
+
+fn call_from_row(row: CallRow, caller: Option<String>) -> Result<StoredCall, StoreError> {
+    {
         let (
             source_id,
             version,
@@ -254,16 +337,7 @@ impl Store {
             first_line,
             last_line,
         ) = row;
-        let caller = match (with_caller, caller_enc) {
-            (true, Some(ct)) => {
-                let key = row_key(cid, format, &source_id);
-                Some(
-                    self.cipher()
-                        .decrypt_str(FieldRef::new(TABLE, "caller", &key), &ct)?,
-                )
-            }
-            _ => None,
-        };
+        let _ = caller_enc; // decrypted by the caller when asked for
         let ts = |what: &'static str, v: Option<i64>| {
             v.map(|m| micros_to_timestamp(what, m)).transpose()
         };
@@ -290,7 +364,9 @@ impl Store {
             last_line,
         })
     }
+}
 
+impl Store {
     /// Streams the calls of a contract offered in `[from, to)` to `f`, in offer order,
     /// without holding them all in memory (a month can be millions of calls). Callers'
     /// numbers are not decrypted.

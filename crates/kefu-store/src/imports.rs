@@ -3,10 +3,13 @@
 //! with the run's checkpoint (where to resume, what was counted), so a run
 //! killed at any moment resumes without losing or doubling a call.
 
+use kefu_core::phone::CallRecord;
+
 use crate::calls::{ChunkOutcome, NewCall, insert_calls};
 use crate::db::{micros_to_timestamp, now_micros};
 use crate::error::StoreError;
 use crate::ids::{ContractId, ImportBatchId};
+use crate::phone_buckets::{BucketPlan, fold_chunk};
 use crate::{NewAuditEntry, Store, audit::append_in_tx, on_db, on_tx, sql};
 
 /// The file being imported, identified by its content.
@@ -217,15 +220,18 @@ impl Store {
         Ok(start)
     }
 
-    /// Stores a chunk of calls and the run's checkpoint in one transaction.
+    /// Stores a chunk of calls and the run's checkpoint in one transaction. With a bucket
+    /// plan, the calls inserted are also folded into the phone buckets in the same
+    /// transaction (see [`crate::phone_buckets`]).
     pub async fn commit_import_chunk(
         &self,
         batch: &ImportBatch,
         calls: &[NewCall],
         progress: &ImportProgress,
+        plan: Option<&BucketPlan>,
     ) -> Result<ChunkOutcome, StoreError> {
         let mut tx = self.db().begin().await?;
-        let outcome = insert_calls(
+        let write = insert_calls(
             self,
             &mut tx,
             batch.contract_id,
@@ -234,6 +240,14 @@ impl Store {
             calls,
         )
         .await?;
+        if let Some(plan) = plan {
+            let inserted: Vec<&CallRecord> =
+                write.inserted.iter().map(|&i| &calls[i].call).collect();
+            let replaced: Vec<&CallRecord> =
+                write.replaced.iter().map(|&i| &calls[i].call).collect();
+            fold_chunk(&mut tx, batch.contract_id, plan, &inserted, &replaced).await?;
+        }
+        let outcome = write.outcome;
         let stored = progress.calls_stored + outcome.stored;
         save_progress(
             &mut tx,

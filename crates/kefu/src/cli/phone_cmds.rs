@@ -321,6 +321,7 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
             let opts = ImportOptions {
                 strict: a.strict,
                 actor: super::store_cmds::actor(),
+                bucket_plan: Some(kefu_app::contracts::bucket_plan(&stored).map_err(app_error)?),
                 ..ImportOptions::default()
             };
             let mut code = ExitCode::SUCCESS;

@@ -1,0 +1,357 @@
+//! Phone buckets in the store: every import chunk folds the calls it inserted
+//! into their (interval, queue, agent) buckets inside the chunk's own
+//! transaction, so the buckets never disagree with `calls` after a crash. A
+//! call *replaced* by a newer version marks its local day dirty; dirty days
+//! (and everything, when the contract's interval or time zone changed) are
+//! rebuilt from `calls` before buckets are read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use kefu_core::phone::CallRecord;
+use kefu_core::phone::aggregate::{BucketKey, Interval, PhoneBucket, bucket_key};
+
+use crate::error::StoreError;
+use crate::ids::ContractId;
+use crate::{Store, Tx, on_db, on_tx, sql};
+
+/// How buckets are cut: the contract's staffing interval in its time zone.
+#[derive(Debug, Clone)]
+pub struct BucketPlan {
+    pub interval: Interval,
+    pub tz: TimeZone,
+}
+
+impl BucketPlan {
+    fn tz_name(&self) -> String {
+        self.tz.iana_name().unwrap_or("UTC").to_owned()
+    }
+}
+
+const ROWS_PER_STATEMENT: usize = 500;
+
+fn start_text(dt: DateTime) -> String {
+    dt.strftime("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+fn key_of(start: &str, queue: String, agent: String) -> Result<BucketKey, StoreError> {
+    let start: DateTime = start.parse().map_err(|e| StoreError::Corrupt {
+        what: "phone_buckets.start_local",
+        detail: format!("{start:?}: {e}"),
+    })?;
+    Ok(BucketKey {
+        start,
+        queue: (!queue.is_empty()).then_some(queue),
+        agent: (!agent.is_empty()).then_some(agent),
+    })
+}
+
+fn parse_bucket(data: &str) -> Result<PhoneBucket, StoreError> {
+    serde_json::from_str(data).map_err(|e| StoreError::Corrupt {
+        what: "phone_buckets.data",
+        detail: e.to_string(),
+    })
+}
+
+fn bucket_json(b: &PhoneBucket) -> Result<String, StoreError> {
+    serde_json::to_string(b).map_err(|e| StoreError::Corrupt {
+        what: "phone_buckets.data",
+        detail: e.to_string(),
+    })
+}
+
+/// The plan stored for a contract, if any.
+async fn stored_plan(tx: &mut Tx, cid: &str) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as(sql!(
+            "SELECT interval_ms, time_zone FROM phone_bucket_plans WHERE contract_id = $1"
+        ))
+        .bind(cid)
+        .fetch_optional(&mut *conn)
+        .await?
+    }))
+}
+
+fn same_plan(stored: &(i64, String), plan: &BucketPlan) -> bool {
+    u64::try_from(stored.0).ok() == Some(plan.interval.as_millis()) && stored.1 == plan.tz_name()
+}
+
+/// Inside an import chunk's transaction: add the inserted calls to their buckets and mark
+/// the days of replaced calls dirty. With no stored plan yet, or a different one, nothing is
+/// added: the next read rebuilds everything from `calls`.
+pub(crate) async fn fold_chunk(
+    tx: &mut Tx,
+    contract_id: ContractId,
+    plan: &BucketPlan,
+    inserted: &[&CallRecord],
+    replaced: &[&CallRecord],
+) -> Result<(), StoreError> {
+    let cid = contract_id.text();
+    match stored_plan(tx, &cid).await? {
+        Some(p) if same_plan(&p, plan) => {}
+        Some(_) => return Ok(()),
+        None => {
+            // The contract's first calls: start the buckets from empty with this plan. If
+            // calls were stored before, they are rebuilt from `calls` on the next read.
+            let (n,): (i64,) = on_tx!(tx, conn => {
+                sqlx::query_as(sql!("SELECT COUNT(*) FROM calls WHERE contract_id = $1"))
+                    .bind(&cid)
+                    .fetch_one(&mut *conn)
+                    .await?
+            });
+            if !replaced.is_empty() || usize::try_from(n).ok() != Some(inserted.len()) {
+                return Ok(());
+            }
+            let interval_ms = i64::try_from(plan.interval.as_millis()).unwrap_or(i64::MAX);
+            on_tx!(tx, conn => {
+                sqlx::query(sql!(
+                    "INSERT INTO phone_bucket_plans (contract_id, interval_ms, time_zone)
+                     VALUES ($1, $2, $3)"
+                ))
+                .bind(&cid)
+                .bind(interval_ms)
+                .bind(plan.tz_name())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+            });
+        }
+    }
+    let days: BTreeSet<String> = replaced
+        .iter()
+        .map(|c| plan.tz.to_datetime(c.offered_at).date().to_string())
+        .collect();
+    for day in days {
+        on_tx!(tx, conn => {
+            sqlx::query(sql!(
+                "INSERT INTO phone_bucket_dirty_days (contract_id, day) VALUES ($1, $2)
+                 ON CONFLICT (contract_id, day) DO NOTHING"
+            ))
+            .bind(&cid)
+            .bind(&day)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+    }
+    if inserted.is_empty() {
+        return Ok(());
+    }
+    let mut fresh: BTreeMap<BucketKey, PhoneBucket> = BTreeMap::new();
+    for c in inserted {
+        fresh
+            .entry(bucket_key(c, plan.interval, &plan.tz))
+            .or_default()
+            .add_call(c);
+    }
+    // Chunks are close to time order, so the existing buckets they touch lie in a short range.
+    let (Some(first), Some(last)) = (fresh.keys().next(), fresh.keys().next_back()) else {
+        return Ok(());
+    };
+    let (lo, hi) = (start_text(first.start), start_text(last.start));
+    let existing: Vec<(String, String, String, String)> = on_tx!(tx, conn => {
+        sqlx::query_as(sql!(
+            "SELECT start_local, queue, agent, data FROM phone_buckets
+             WHERE contract_id = $1 AND start_local >= $2 AND start_local <= $3"
+        ))
+        .bind(&cid)
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(&mut *conn)
+        .await?
+    });
+    for (start, queue, agent, data) in existing {
+        let key = key_of(&start, queue, agent)?;
+        if let Some(b) = fresh.get_mut(&key) {
+            b.merge(&parse_bucket(&data)?);
+        }
+    }
+    write_buckets(tx, &cid, &fresh).await
+}
+
+async fn write_buckets(
+    tx: &mut Tx,
+    cid: &str,
+    buckets: &BTreeMap<BucketKey, PhoneBucket>,
+) -> Result<(), StoreError> {
+    let rows: Vec<(String, String, String, String)> = buckets
+        .iter()
+        .map(|(k, b)| {
+            Ok((
+                start_text(k.start),
+                k.queue.clone().unwrap_or_default(),
+                k.agent.clone().unwrap_or_default(),
+                bucket_json(b)?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        on_tx!(tx, conn => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO phone_buckets (contract_id, start_local, queue, agent, data) ",
+            );
+            qb.push_values(chunk, |mut b, (start, queue, agent, data)| {
+                b.push_bind(cid.to_owned())
+                    .push_bind(start.clone())
+                    .push_bind(queue.clone())
+                    .push_bind(agent.clone())
+                    .push_bind(data.clone());
+            });
+            qb.push(
+                " ON CONFLICT (contract_id, start_local, queue, agent) DO UPDATE SET data = excluded.data",
+            );
+            qb.build().execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+fn local_midnight(tz: &TimeZone, d: Date) -> Result<Timestamp, StoreError> {
+    tz.to_timestamp(d.to_datetime(Time::midnight()))
+        .map_err(|e| StoreError::Invalid(format!("local midnight of {d}: {e}")))
+}
+
+impl Store {
+    /// The phone buckets of a contract for the local dates `first..=last`, cut by `plan`.
+    /// Stale buckets (dirty days, another plan, none built yet) are rebuilt from `calls` first.
+    pub async fn phone_buckets(
+        &self,
+        contract_id: ContractId,
+        plan: &BucketPlan,
+        first: Date,
+        last: Date,
+    ) -> Result<Vec<(BucketKey, PhoneBucket)>, StoreError> {
+        self.refresh_phone_buckets(contract_id, plan).await?;
+        let cid = contract_id.text();
+        let lo = start_text(first.to_datetime(Time::midnight()));
+        let next = last
+            .checked_add(1.day())
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let hi = start_text(next.to_datetime(Time::midnight()));
+        let rows: Vec<(String, String, String, String)> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT start_local, queue, agent, data FROM phone_buckets
+                 WHERE contract_id = $1 AND start_local >= $2 AND start_local < $3
+                 ORDER BY start_local, queue, agent"
+            ))
+            .bind(&cid)
+            .bind(&lo)
+            .bind(&hi)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(s, q, a, d)| Ok((key_of(&s, q, a)?, parse_bucket(&d)?)))
+            .collect()
+    }
+
+    /// Rebuilds what is stale: everything when the plan changed or none is stored, else the
+    /// dirty days. Each rebuild is one transaction.
+    pub async fn refresh_phone_buckets(
+        &self,
+        contract_id: ContractId,
+        plan: &BucketPlan,
+    ) -> Result<(), StoreError> {
+        let cid = contract_id.text();
+        let mut tx = self.db().begin().await?;
+        let current = stored_plan(&mut tx, &cid).await?;
+        let dirty: Vec<(String,)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as(sql!(
+                "SELECT day FROM phone_bucket_dirty_days WHERE contract_id = $1 ORDER BY day"
+            ))
+            .bind(&cid)
+            .fetch_all(&mut *conn)
+            .await?
+        });
+        let whole = !matches!(&current, Some(p) if same_plan(p, plan));
+        if !whole && dirty.is_empty() {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        // The ranges to rebuild, as instants.
+        let ranges: Vec<(Timestamp, Timestamp, Option<(String, String)>)> = if whole {
+            vec![(Timestamp::MIN, Timestamp::MAX, None)]
+        } else {
+            let mut v = Vec::new();
+            for (day,) in &dirty {
+                let d: Date = day.parse().map_err(|e| StoreError::Corrupt {
+                    what: "phone_bucket_dirty_days.day",
+                    detail: format!("{day:?}: {e}"),
+                })?;
+                let next = d
+                    .checked_add(1.day())
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                v.push((
+                    local_midnight(&plan.tz, d)?,
+                    local_midnight(&plan.tz, next)?,
+                    Some((
+                        start_text(d.to_datetime(Time::midnight())),
+                        start_text(next.to_datetime(Time::midnight())),
+                    )),
+                ));
+            }
+            v
+        };
+        for (from, to, starts) in ranges {
+            match &starts {
+                None => {
+                    on_tx!(&mut tx, conn => {
+                        sqlx::query(sql!("DELETE FROM phone_buckets WHERE contract_id = $1"))
+                            .bind(&cid)
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected()
+                    });
+                }
+                Some((lo, hi)) => {
+                    on_tx!(&mut tx, conn => {
+                        sqlx::query(sql!(
+                            "DELETE FROM phone_buckets
+                             WHERE contract_id = $1 AND start_local >= $2 AND start_local < $3"
+                        ))
+                        .bind(&cid)
+                        .bind(lo)
+                        .bind(hi)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected()
+                    });
+                }
+            }
+            let mut buckets: BTreeMap<BucketKey, PhoneBucket> = BTreeMap::new();
+            crate::calls::for_each_call_in_tx(&mut tx, contract_id, from, to, |c| {
+                buckets
+                    .entry(bucket_key(c, plan.interval, &plan.tz))
+                    .or_default()
+                    .add_call(c);
+            })
+            .await?;
+            write_buckets(&mut tx, &cid, &buckets).await?;
+        }
+        on_tx!(&mut tx, conn => {
+            sqlx::query(sql!("DELETE FROM phone_bucket_dirty_days WHERE contract_id = $1"))
+                .bind(&cid)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
+        let interval_ms = i64::try_from(plan.interval.as_millis()).unwrap_or(i64::MAX);
+        on_tx!(&mut tx, conn => {
+            sqlx::query(sql!(
+                "INSERT INTO phone_bucket_plans (contract_id, interval_ms, time_zone) VALUES ($1, $2, $3)
+                 ON CONFLICT (contract_id) DO UPDATE
+                 SET interval_ms = excluded.interval_ms, time_zone = excluded.time_zone"
+            ))
+            .bind(&cid)
+            .bind(interval_ms)
+            .bind(plan.tz_name())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -446,18 +446,26 @@ pub async fn phone_quality_report(
                 .is_none_or(|ch| ch.hours.hours == kefu_core::calendar::ServiceHours::Always)
         })
     });
-    let (aggs, calls) = if always_open {
+    let (aggs, agent_aggs, calls) = if always_open {
         let plan = crate::contracts::bucket_plan(&stored)?;
+        let stored_buckets = store
+            .phone_buckets(stored.id, &plan, period.first_day(), period.last_day())
+            .await?;
         let mut aggs = PhoneAggregates::new(plan.interval, plan.tz.clone());
         let mut calls = 0;
-        for (key, bucket) in store
-            .phone_buckets(stored.id, &plan, period.first_day(), period.last_day())
-            .await?
-        {
+        for (key, bucket) in &stored_buckets.intervals {
             calls += bucket.offered;
-            aggs.insert_bucket(key, &bucket);
+            aggs.insert_bucket(key.clone(), bucket);
         }
-        (aggs, calls)
+        let day = kefu_core::phone::aggregate::Interval::new(
+            kefu_core::contract::Duration::from_secs(86_400),
+        )
+        .map_err(|e| AppError::Unexpected(e.to_string()))?;
+        let mut agent_aggs = PhoneAggregates::new(day, plan.tz.clone());
+        for (key, bucket) in &stored_buckets.agent_days {
+            agent_aggs.insert_bucket(key.clone(), bucket);
+        }
+        (aggs, Some(agent_aggs), calls)
     } else {
         let mut aggs = PhoneAggregates::for_document(doc, &holidays)
             .map_err(|e| AppError::User(format!("the contract's staffing interval: {e}")))?;
@@ -474,7 +482,7 @@ pub async fn phone_quality_report(
         if let Some(e) = calendar_error {
             return Err(AppError::User(e.to_string()));
         }
-        (aggs, calls)
+        (aggs, None, calls)
     };
 
     let settings_err = |e: kefu_core::phone::metrics::SettingsError| AppError::User(e.to_string());
@@ -643,7 +651,7 @@ pub async fn phone_quality_report(
             .iter()
             .map(|h| group_line(format!("{:02}:00", h.hour), &h.figures, None))
             .collect(),
-        agents: per_agent(&aggs, range, &s)
+        agents: per_agent(agent_aggs.as_ref().unwrap_or(&aggs), range, &s)
             .into_iter()
             .map(|a| group_line(name(a.agent), &a.figures, None))
             .collect(),

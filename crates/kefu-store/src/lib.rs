@@ -38,7 +38,7 @@ pub use db::{Backend, Db, Tx, default_database_url};
 pub use error::StoreError;
 pub use ids::{AgentId, ContactId, ContractId, ContractRef, CustomerId, ImportBatchId};
 pub use imports::{BatchState, ImportBatch, ImportProgress, ImportSource, ImportStart};
-pub use phone_buckets::BucketPlan;
+pub use phone_buckets::{BucketPlan, PhoneBuckets};
 /// Re-exported so callers of `on_db!`/`on_tx!` use the same sqlx as this crate.
 pub use sqlx;
 

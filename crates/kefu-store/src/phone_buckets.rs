@@ -32,6 +32,60 @@ impl BucketPlan {
 
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// Which aggregation a bucket row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Grain {
+    /// Per (interval, queue), all agents together.
+    Interval,
+    /// Per (local day, queue, agent).
+    AgentDay,
+}
+
+impl Grain {
+    fn as_str(self) -> &'static str {
+        match self {
+            Grain::Interval => "interval",
+            Grain::AgentDay => "agent_day",
+        }
+    }
+    fn parse(s: &str) -> Result<Grain, StoreError> {
+        match s {
+            "interval" => Ok(Grain::Interval),
+            "agent_day" => Ok(Grain::AgentDay),
+            other => Err(StoreError::Corrupt {
+                what: "phone_buckets.grain",
+                detail: format!("unknown grain {other:?}"),
+            }),
+        }
+    }
+}
+
+type Folded = BTreeMap<(Grain, BucketKey), PhoneBucket>;
+
+/// The two buckets a call counts in.
+fn fold(into: &mut Folded, c: &CallRecord, plan: &BucketPlan) {
+    let mut key = bucket_key(c, plan.interval, &plan.tz);
+    let agent = key.agent.take();
+    into.entry((Grain::Interval, key.clone()))
+        .or_default()
+        .add_call(c);
+    let day = BucketKey {
+        start: key.start.date().to_datetime(Time::midnight()),
+        queue: key.queue,
+        agent,
+    };
+    into.entry((Grain::AgentDay, day)).or_default().add_call(c);
+}
+
+/// A contract's stored buckets for some days.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PhoneBuckets {
+    /// Per (interval, queue); `agent` is always `None`.
+    pub intervals: Vec<(BucketKey, PhoneBucket)>,
+    /// Per (local day, queue, agent); `start` is the day's midnight.
+    pub agent_days: Vec<(BucketKey, PhoneBucket)>,
+}
+
 fn start_text(dt: DateTime) -> String {
     dt.strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
@@ -139,21 +193,20 @@ pub(crate) async fn fold_chunk(
     if inserted.is_empty() {
         return Ok(());
     }
-    let mut fresh: BTreeMap<BucketKey, PhoneBucket> = BTreeMap::new();
+    let mut fresh = Folded::new();
     for c in inserted {
-        fresh
-            .entry(bucket_key(c, plan.interval, &plan.tz))
-            .or_default()
-            .add_call(c);
+        fold(&mut fresh, c, plan);
     }
-    // Chunks are close to time order, so the existing buckets they touch lie in a short range.
-    let (Some(first), Some(last)) = (fresh.keys().next(), fresh.keys().next_back()) else {
+    // Chunks are close to time order, so the existing buckets they touch lie in a short range
+    // (agent-day rows start at midnight, so the range opens at the first call's day).
+    let starts = || fresh.keys().map(|(_, k)| k.start);
+    let (Some(lo), Some(hi)) = (starts().min(), starts().max()) else {
         return Ok(());
     };
-    let (lo, hi) = (start_text(first.start), start_text(last.start));
-    let existing: Vec<(String, String, String, String)> = on_tx!(tx, conn => {
+    let (lo, hi) = (start_text(lo), start_text(hi));
+    let existing: Vec<(String, String, String, String, String)> = on_tx!(tx, conn => {
         sqlx::query_as(sql!(
-            "SELECT start_local, queue, agent, data FROM phone_buckets
+            "SELECT grain, start_local, queue, agent, data FROM phone_buckets
              WHERE contract_id = $1 AND start_local >= $2 AND start_local <= $3"
         ))
         .bind(&cid)
@@ -162,8 +215,8 @@ pub(crate) async fn fold_chunk(
         .fetch_all(&mut *conn)
         .await?
     });
-    for (start, queue, agent, data) in existing {
-        let key = key_of(&start, queue, agent)?;
+    for (grain, start, queue, agent, data) in existing {
+        let key = (Grain::parse(&grain)?, key_of(&start, queue, agent)?);
         if let Some(b) = fresh.get_mut(&key) {
             b.merge(&parse_bucket(&data)?);
         }
@@ -171,15 +224,14 @@ pub(crate) async fn fold_chunk(
     write_buckets(tx, &cid, &fresh).await
 }
 
-async fn write_buckets(
-    tx: &mut Tx,
-    cid: &str,
-    buckets: &BTreeMap<BucketKey, PhoneBucket>,
-) -> Result<(), StoreError> {
-    let rows: Vec<(String, String, String, String)> = buckets
+type BucketRow = (&'static str, String, String, String, String);
+
+async fn write_buckets(tx: &mut Tx, cid: &str, buckets: &Folded) -> Result<(), StoreError> {
+    let rows: Vec<BucketRow> = buckets
         .iter()
-        .map(|(k, b)| {
+        .map(|((grain, k), b)| {
             Ok((
+                grain.as_str(),
                 start_text(k.start),
                 k.queue.clone().unwrap_or_default(),
                 k.agent.clone().unwrap_or_default(),
@@ -190,23 +242,27 @@ async fn write_buckets(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO phone_buckets (contract_id, start_local, queue, agent, data) ",
+                "INSERT INTO phone_buckets (contract_id, grain, start_local, queue, agent, data) ",
             );
-            qb.push_values(chunk, |mut b, (start, queue, agent, data)| {
+            qb.push_values(chunk, |mut b, (grain, start, queue, agent, data)| {
                 b.push_bind(cid.to_owned())
+                    .push_bind(*grain)
                     .push_bind(start.clone())
                     .push_bind(queue.clone())
                     .push_bind(agent.clone())
                     .push_bind(data.clone());
             });
             qb.push(
-                " ON CONFLICT (contract_id, start_local, queue, agent) DO UPDATE SET data = excluded.data",
+                " ON CONFLICT (contract_id, grain, start_local, queue, agent) DO UPDATE SET data = excluded.data",
             );
             qb.build().execute(&mut *conn).await?.rows_affected()
         });
     }
     Ok(())
 }
+
+/// A span of calls to rebuild: its instants, and its local starts (None: everything).
+type Rebuild = (Timestamp, Timestamp, Option<(String, String)>);
 
 fn local_midnight(tz: &TimeZone, d: Date) -> Result<Timestamp, StoreError> {
     tz.to_timestamp(d.to_datetime(Time::midnight()))
@@ -222,7 +278,7 @@ impl Store {
         plan: &BucketPlan,
         first: Date,
         last: Date,
-    ) -> Result<Vec<(BucketKey, PhoneBucket)>, StoreError> {
+    ) -> Result<PhoneBuckets, StoreError> {
         self.refresh_phone_buckets(contract_id, plan).await?;
         let cid = contract_id.text();
         let lo = start_text(first.to_datetime(Time::midnight()));
@@ -230,11 +286,11 @@ impl Store {
             .checked_add(1.day())
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let hi = start_text(next.to_datetime(Time::midnight()));
-        let rows: Vec<(String, String, String, String)> = on_db!(self.db(), pool => {
+        let rows: Vec<(String, String, String, String, String)> = on_db!(self.db(), pool => {
             sqlx::query_as(sql!(
-                "SELECT start_local, queue, agent, data FROM phone_buckets
+                "SELECT grain, start_local, queue, agent, data FROM phone_buckets
                  WHERE contract_id = $1 AND start_local >= $2 AND start_local < $3
-                 ORDER BY start_local, queue, agent"
+                 ORDER BY grain, start_local, queue, agent"
             ))
             .bind(&cid)
             .bind(&lo)
@@ -242,9 +298,15 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter()
-            .map(|(s, q, a, d)| Ok((key_of(&s, q, a)?, parse_bucket(&d)?)))
-            .collect()
+        let mut out = PhoneBuckets::default();
+        for (g, s, q, a, d) in rows {
+            let row = (key_of(&s, q, a)?, parse_bucket(&d)?);
+            match Grain::parse(&g)? {
+                Grain::Interval => out.intervals.push(row),
+                Grain::AgentDay => out.agent_days.push(row),
+            }
+        }
+        Ok(out)
     }
 
     /// Rebuilds what is stale: everything when the plan changed or none is stored, else the
@@ -271,7 +333,7 @@ impl Store {
             return Ok(());
         }
         // The ranges to rebuild, as instants.
-        let ranges: Vec<(Timestamp, Timestamp, Option<(String, String)>)> = if whole {
+        let ranges: Vec<Rebuild> = if whole {
             vec![(Timestamp::MIN, Timestamp::MAX, None)]
         } else {
             let mut v = Vec::new();
@@ -320,12 +382,9 @@ impl Store {
                     });
                 }
             }
-            let mut buckets: BTreeMap<BucketKey, PhoneBucket> = BTreeMap::new();
+            let mut buckets = Folded::new();
             crate::calls::for_each_call_in_tx(&mut tx, contract_id, from, to, |c| {
-                buckets
-                    .entry(bucket_key(c, plan.interval, &plan.tz))
-                    .or_default()
-                    .add_call(c);
+                fold(&mut buckets, c, plan);
             })
             .await?;
             write_buckets(&mut tx, &cid, &buckets).await?;

@@ -312,10 +312,12 @@ async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
         };
         store.phone_buckets(cid, &utc, d1, d2).await.expect("utc");
         let rebuilt = store.phone_buckets(cid, &plan, d1, d2).await.expect("rebuilt");
-        assert!(!kept.is_empty());
+        assert!(!kept.intervals.is_empty() && !kept.agent_days.is_empty());
         assert_eq!(kept, rebuilt);
-        let offered: u64 = kept.iter().map(|(_, b)| b.offered).sum();
+        let offered: u64 = kept.intervals.iter().map(|(_, b)| b.offered).sum();
         assert_eq!(offered, 400);
+        let by_agent: u64 = kept.agent_days.iter().map(|(_, b)| b.offered).sum();
+        assert_eq!(by_agent, 400);
     })
     .await;
 }

@@ -2,13 +2,16 @@
 -- folded into one PhoneBucket (counts, sums and exact wait histograms), kept up to date by
 -- every import chunk in the same transaction as its calls. `calls` stays the truth: the
 -- buckets can be rebuilt from it at any time, and a test proves the two agree.
+-- Two grains keep the table small: 'interval' rows per (interval, queue) for every figure
+-- but the per-agent ones, and 'agent_day' rows per (local day, queue, agent).
 CREATE TABLE phone_buckets (
     contract_id     TEXT NOT NULL REFERENCES contracts (id),
-    start_local     TEXT NOT NULL,  -- interval start, local civil time 'YYYY-MM-DDTHH:MM:SS'
+    grain           TEXT NOT NULL CHECK (grain IN ('interval', 'agent_day')),
+    start_local     TEXT NOT NULL,  -- interval or day start, local civil time 'YYYY-MM-DDTHH:MM:SS'
     queue           TEXT NOT NULL,  -- '' when the source did not say
-    agent           TEXT NOT NULL,  -- '' when no agent answered
+    agent           TEXT NOT NULL,  -- '' on interval rows, and when no agent answered
     data            TEXT NOT NULL,  -- the PhoneBucket as JSON
-    PRIMARY KEY (contract_id, start_local, queue, agent)
+    PRIMARY KEY (contract_id, grain, start_local, queue, agent)
 );
 
 -- How the buckets of a contract were cut (interval length, time zone). Different terms make

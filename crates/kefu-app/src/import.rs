@@ -185,7 +185,14 @@ pub async fn import_file(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
     let strict = opts.strict;
     let chunk_calls = opts.chunk_calls.max(1);
-    let reader_thread = std::thread::spawn(move || read_chunks(reader, tx, strict, chunk_calls));
+    // Encrypting callers is pure computation: do it on the reading thread, beside the writer.
+    let sealer = store.clone();
+    let sealed_format = format.to_owned();
+    let seal = move |call: &kefu_core::phone::CallRecord| {
+        sealer.seal_caller(contract_id, &sealed_format, call).ok()
+    };
+    let reader_thread =
+        std::thread::spawn(move || read_chunks(reader, tx, strict, chunk_calls, seal));
 
     let mut summary = ImportSummary {
         source: source_name.clone(),
@@ -265,6 +272,7 @@ fn read_chunks(
     tx: tokio::sync::mpsc::Sender<Chunk>,
     strict: bool,
     chunk_calls: usize,
+    seal: impl Fn(&kefu_core::phone::CallRecord) -> Option<kefu_store::SealedCaller>,
 ) {
     let empty = |r: &dyn RecordReader| Chunk {
         calls: Vec::with_capacity(chunk_calls),
@@ -287,6 +295,7 @@ fn read_chunks(
             Item::Call { call, span } => {
                 chunk.max_line = chunk.max_line.max(span.last_line);
                 chunk.calls.push(NewCall {
+                    sealed_caller: seal(&call),
                     call,
                     version: reader.item_version(),
                     first_line: i64::try_from(span.first_line).ok(),

@@ -28,7 +28,13 @@ pub struct NewCall {
     pub version: i64,
     pub first_line: Option<i64>,
     pub last_line: Option<i64>,
+    /// The caller's number already encrypted and blind-indexed by [`Store::seal_caller`]
+    /// (so that an importer can do it on its reading thread); `None` to do it on write.
+    pub sealed_caller: Option<SealedCaller>,
 }
+
+/// A caller's ciphertext and blind index, or neither when there is no number.
+pub type SealedCaller = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// What a chunk write did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,21 +98,9 @@ pub(crate) async fn insert_calls(
     let mut rows = Vec::with_capacity(keep.len());
     for &i in &keep {
         let c = &calls[i].call;
-        let key = row_key(&cid, format, &c.source_id);
-        let (caller_enc, caller_bidx) = match &c.caller {
-            Some(number) if !number.trim().is_empty() => (
-                Some(
-                    store
-                        .cipher()
-                        .encrypt_str(FieldRef::new(TABLE, "caller", &key), number)?,
-                ),
-                Some(
-                    store
-                        .cipher()
-                        .blind_index(&cid, "phone", &normalize_phone(number)),
-                ),
-            ),
-            _ => (None, None),
+        let (caller_enc, caller_bidx) = match calls[i].sealed_caller.clone() {
+            Some(sealed) => sealed,
+            None => store.seal_caller(contract_id, format, c)?,
         };
         rows.push(Row {
             id: uuid::Uuid::now_v7().hyphenated().to_string(),
@@ -261,6 +255,33 @@ type CallRow = (
 );
 
 impl Store {
+    /// Encrypts a call's caller number (AAD bound to the call's natural key) and computes its
+    /// blind index. Pure computation: safe to run on any thread, ahead of the write.
+    pub fn seal_caller(
+        &self,
+        contract_id: ContractId,
+        format: &str,
+        call: &CallRecord,
+    ) -> Result<SealedCaller, StoreError> {
+        match &call.caller {
+            Some(number) if !number.trim().is_empty() => {
+                let cid = contract_id.text();
+                let key = row_key(&cid, format, &call.source_id);
+                Ok((
+                    Some(
+                        self.cipher()
+                            .encrypt_str(FieldRef::new(TABLE, "caller", &key), number)?,
+                    ),
+                    Some(
+                        self.cipher()
+                            .blind_index(&cid, "phone", &normalize_phone(number)),
+                    ),
+                ))
+            }
+            _ => Ok((None, None)),
+        }
+    }
+
     /// Calls of a contract offered in `[from, to)`, in offer order. With `with_caller` the
     /// caller's number is decrypted (customer data: callers of this must mask it for display).
     pub async fn calls_offered_between(

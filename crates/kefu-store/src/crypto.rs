@@ -268,9 +268,11 @@ impl FieldCipher {
     /// Encrypts one field value for the given table/column/row.
     pub fn encrypt(&self, field: FieldRef<'_>, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         let header = self.header();
-        // 24-byte random nonces: collisions are negligible even for billions of values.
-        let nonce_bytes =
-            <[u8; NONCE_LEN]>::try_generate().map_err(|e| StoreError::Random(e.to_string()))?;
+        // 24-byte random nonces: collisions are negligible even for billions of values. They
+        // come from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS), not from a
+        // system call per value: importing millions of callers is otherwise syscall-bound.
+        let mut nonce_bytes = [0u8; NONCE_LEN];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce_bytes);
         let aad = aad(&header, field);
         let sealed = self
             .aead

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use audit::{AuditLog, AuditRecord, AuditVerification, BreakReason, NewAuditEntry};
-pub use calls::{ChunkOutcome, NewCall, StoredCall};
+pub use calls::{ChunkOutcome, NewCall, SealedCaller, StoredCall};
 pub use contacts::{Channel, ContactInsert, NewContact, NewContactEvent};
 pub use contracts::{
     ContractVersionRecord, NewContractVersion, SaveContractOutcome, SavedVersion, VersionKind,

@@ -40,6 +40,7 @@ fn new(call: CallRecord, version: i64) -> NewCall {
         version,
         first_line: Some(1),
         last_line: Some(3),
+        sealed_caller: None,
     }
 }
 

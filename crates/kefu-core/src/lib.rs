@@ -3,4 +3,5 @@
 
 pub mod calendar;
 pub mod contract;
+pub mod mask;
 pub mod phone;

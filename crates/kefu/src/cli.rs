@@ -67,6 +67,8 @@ pub enum Command {
     Import(phone_cmds::ImportArgs),
     /// The quality evaluation report (客服服务质量评估报告) of a billing period.
     Report(phone_cmds::ReportArgs),
+    /// One day's calls, callers masked, each with the source lines it came from.
+    Calls(phone_cmds::CallsArgs),
     /// Generate realistic traffic for tests, benchmarks and demos.
     #[command(subcommand)]
     Generate(GenerateCmd),
@@ -168,6 +170,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Audit(AuditCmd::Verify) => store_cmds::audit_verify(&g),
         Command::Import(a) => phone_cmds::import(&g, &a),
         Command::Report(a) => phone_cmds::report(&g, &a),
+        Command::Calls(a) => phone_cmds::calls(&g, &a),
         Command::Generate(GenerateCmd::Calls(a)) => phone_cmds::generate_calls(&g, &a),
     }
 }

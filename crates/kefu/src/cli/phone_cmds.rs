@@ -100,6 +100,21 @@ pub enum GenFormat {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct CallsArgs {
+    /// The local day (contract time zone) whose calls to list.
+    #[arg(long)]
+    pub on: jiff::civil::Date,
+    #[arg(long)]
+    pub contract: Option<String>,
+    /// Only calls with this outcome (answered, abandoned, timed_out, no_agents, exited_with_key, unknown).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// At most this many calls.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct ReportArgs {
     /// The billing period, YYYY-MM.
     #[arg(long)]
@@ -463,4 +478,99 @@ pub(crate) fn generate_calls(g: &Global, a: &GenerateCallsArgs) -> CmdResult {
         summary.agents
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists one day's calls with callers masked and the source lines each came from: how a
+/// disputed figure is traced back to the records that made it.
+pub(crate) fn calls(g: &Global, a: &CallsArgs) -> CmdResult {
+    let holidays = files::holidays(g.holidays.as_deref())?;
+    let outcome = match &a.outcome {
+        Some(o) => Some(kefu_core::phone::CallOutcome::parse(o).ok_or_else(|| {
+            UserError::Message(format!(
+                "--outcome: expected one of answered, abandoned, timed_out, no_agents, exited_with_key, unknown, found \"{o}\""
+            ))
+        })?),
+        None => None,
+    };
+    runtime()?.block_on(async {
+        let store = open_existing(g).await?;
+        let result = async {
+            let number = kefu_app::contracts::resolve_number(&store, a.contract.as_deref())
+                .await
+                .map_err(app_error)?;
+            let stored = kefu_app::contracts::load_stored(&store, &number, &holidays)
+                .await
+                .map_err(app_error)?;
+            let tz = stored.document.base().time_zone.clone();
+            let bound = |d: jiff::civil::Date| {
+                tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                    .map_err(|e| UserError::Message(e.to_string()))
+            };
+            let next =
+                a.on.checked_add(jiff::Span::new().days(1))
+                    .map_err(|e| UserError::Message(e.to_string()))?;
+            let list = store
+                .calls_offered_between(stored.id, None, bound(a.on)?, bound(next)?, true)
+                .await
+                .map_err(|e| app_error(e.into()))?;
+            let sources: std::collections::HashMap<String, String> = store
+                .import_batches(stored.id)
+                .await
+                .map_err(|e| app_error(e.into()))?
+                .into_iter()
+                .map(|b| (b.id.to_string(), b.source_name))
+                .collect();
+            println!(
+                "{:<8}  {:<9}  {:<10}  {:<14}  {:>7}  {:>7}  {:<16}  source",
+                "offered", "outcome", "queue", "agent", "wait", "talk", "caller"
+            );
+            let mut shown = 0;
+            for c in list
+                .iter()
+                .filter(|c| outcome.is_none_or(|o| c.call.outcome == o))
+                .take(a.limit)
+            {
+                shown += 1;
+                let call = &c.call;
+                let secs = |d: Option<jiff::SignedDuration>| {
+                    d.map_or("—".to_owned(), |d| format!("{:.0}s", d.as_secs_f64()))
+                };
+                let source = match (&c.import_batch_id, c.first_line, c.last_line) {
+                    (Some(b), Some(f), Some(l)) => format!(
+                        "{}:{}{}",
+                        sources.get(b).map_or(b.as_str(), String::as_str),
+                        f,
+                        if l != f {
+                            format!("-{l}")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    _ => "—".to_owned(),
+                };
+                println!(
+                    "{:<8}  {:<9}  {:<10}  {:<14}  {:>7}  {:>7}  {:<16}  {}",
+                    tz.to_datetime(call.offered_at).strftime("%H:%M:%S"),
+                    call.outcome.as_str(),
+                    call.queue.as_deref().unwrap_or("—"),
+                    call.agent.as_deref().unwrap_or("—"),
+                    secs(call.wait()),
+                    secs(call.talk_time()),
+                    call.caller
+                        .as_deref()
+                        .map_or("—".to_owned(), kefu_core::mask::mask_phone),
+                    source
+                );
+            }
+            let total = list
+                .iter()
+                .filter(|c| outcome.is_none_or(|o| c.call.outcome == o))
+                .count();
+            eprintln!("{shown} of {total} calls on {} (callers masked)", a.on);
+            Ok(ExitCode::SUCCESS)
+        }
+        .await;
+        store.close().await;
+        result
+    })
 }

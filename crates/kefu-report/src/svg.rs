@@ -19,6 +19,7 @@ const BOTTOM: f64 = 26.0;
 pub(crate) enum Axis {
     Percent,
     Seconds,
+    Count,
 }
 
 fn open(o: &mut String, h: f64) {
@@ -65,6 +66,7 @@ fn y_grid(o: &mut String, lo: f64, hi: f64, step: f64, y: impl Fn(f64) -> f64, a
         let label = match axis {
             Axis::Percent => format!("{v:.0}%"),
             Axis::Seconds => format!("{v}s"),
+            Axis::Count => format!("{v}"),
         };
         let _ = write!(
             o,
@@ -107,12 +109,12 @@ pub(crate) fn line_chart(
             (min - (max - min).max(2.0) * 0.3).max(0.0),
             max.min(100.0).max(min + 0.5),
         ),
-        Axis::Seconds => (0.0, max.max(1.0)),
+        Axis::Seconds | Axis::Count => (0.0, max.max(1.0)),
     };
     let (lo, hi, step) = nice(lo, hi);
     let hi = match axis {
         Axis::Percent => hi.min(100.0),
-        Axis::Seconds => hi,
+        Axis::Seconds | Axis::Count => hi,
     };
     let n = values.len().max(1);
     let plot_w = W - LEFT - RIGHT;
@@ -131,6 +133,7 @@ pub(crate) fn line_chart(
             match axis {
                 Axis::Percent => format!("{t}%"),
                 Axis::Seconds => format!("{t}s"),
+                Axis::Count => format!("{t}"),
             }
         );
     }
@@ -160,7 +163,7 @@ pub(crate) fn line_chart(
         if let Some(v) = v {
             let missed = match (target, axis) {
                 (Some(t), Axis::Percent) => *v < t,
-                (Some(t), Axis::Seconds) => *v > t,
+                (Some(t), Axis::Seconds | Axis::Count) => *v > t,
                 (None, _) => false,
             };
             let _ = write!(
@@ -187,19 +190,7 @@ pub(crate) fn bar_chart(labels: &[String], values: &[f64]) -> String {
     let bw = plot_w / n as f64;
     let x = |i: usize| LEFT + bw * (i as f64 + 0.5);
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo).max(1e-9));
-    let mut v = lo;
-    while v <= hi + step * 0.001 {
-        let _ = write!(
-            o,
-            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#e3e8ed\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4a5866\">{v}</text>",
-            W - RIGHT,
-            y(v),
-            y(v),
-            LEFT - 4.0,
-            y(v) + 3.5
-        );
-        v += step;
-    }
+    y_grid(&mut o, lo, hi, step, y, Axis::Count);
     for (i, val) in values.iter().enumerate() {
         let _ = write!(
             o,
@@ -225,19 +216,7 @@ pub(crate) fn paired_bars(labels: &[String], a: &[f64], b: &[f64], names: (&str,
     let bw = plot_w / n as f64;
     let x = |i: usize| LEFT + bw * (i as f64 + 0.5);
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo).max(1e-9));
-    let mut v = lo;
-    while v <= hi + step * 0.001 {
-        let _ = write!(
-            o,
-            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#e3e8ed\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4a5866\">{v}</text>",
-            W - RIGHT,
-            y(v),
-            y(v),
-            LEFT - 4.0,
-            y(v) + 3.5
-        );
-        v += step;
-    }
+    y_grid(&mut o, lo, hi, step, y, Axis::Count);
     for i in 0..labels.len() {
         for (k, (vals, color)) in [(a, "#1d4f7a"), (b, "#d98b2b")].iter().enumerate() {
             let val = vals.get(i).copied().unwrap_or(0.0);

@@ -15,6 +15,15 @@ use crate::ids::{ContractId, ImportBatchId};
 use crate::{Store, Tx, on_db, on_tx};
 
 const TABLE: &str = "calls";
+
+/// The calls of a contract offered in `[$2, $3)`, in offer order, with their source format.
+const CALLS_OFFERED_BETWEEN: &str = crate::sql!(
+    "SELECT source_id, version, queue, caller_enc, offered_at, answered_at, ended_at, \
+     outcome, agent, talk_ms, unanswered_rings, transferred_to, import_batch_id, \
+     first_line, last_line, source_format \
+     FROM calls WHERE contract_id = $1 AND offered_at >= $2 AND offered_at < $3 \
+     ORDER BY offered_at, source_id"
+);
 /// Rows per INSERT statement: 19 binds each stays far below both engines' limits.
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -206,12 +215,7 @@ pub(crate) async fn for_each_call_in_tx(
 ) -> Result<(), StoreError> {
     use futures_util::TryStreamExt;
     let cid = contract_id.text();
-    let sql = crate::sql!(
-        "SELECT source_id, version, queue, caller_enc, offered_at, answered_at, ended_at, \
-         outcome, agent, talk_ms, unanswered_rings, transferred_to, import_batch_id, \
-         first_line, last_line, source_format \
-         FROM calls WHERE contract_id = $1 AND offered_at >= $2 AND offered_at < $3"
-    );
+    let sql = CALLS_OFFERED_BETWEEN;
     on_tx!(tx, conn => {
         let mut rows = sqlx::query_as::<_, CallRowWithFormat>(sql)
             .bind(&cid)
@@ -293,13 +297,7 @@ impl Store {
         with_caller: bool,
     ) -> Result<Vec<StoredCall>, StoreError> {
         let cid = contract_id.text();
-        let sql = crate::sql!(
-            "SELECT source_id, version, queue, caller_enc, offered_at, answered_at, ended_at, \
-                   outcome, agent, talk_ms, unanswered_rings, transferred_to, import_batch_id, \
-                   first_line, last_line, source_format \
-                   FROM calls WHERE contract_id = $1 AND offered_at >= $2 AND offered_at < $3 \
-                   ORDER BY offered_at, source_id"
-        );
+        let sql = CALLS_OFFERED_BETWEEN;
         let fetched: Vec<CallRowWithFormat> = on_db!(self.db(), pool => {
             sqlx::query_as(sql)
                 .bind(&cid)
@@ -400,13 +398,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         use futures_util::TryStreamExt;
         let cid = contract_id.text();
-        let sql = crate::sql!(
-            "SELECT source_id, version, queue, caller_enc, offered_at, answered_at, ended_at, \
-             outcome, agent, talk_ms, unanswered_rings, transferred_to, import_batch_id, \
-             first_line, last_line, source_format \
-             FROM calls WHERE contract_id = $1 AND offered_at >= $2 AND offered_at < $3 \
-             ORDER BY offered_at, source_id"
-        );
+        let sql = CALLS_OFFERED_BETWEEN;
         let mut n = 0u64;
         on_db!(self.db(), pool => {
             let mut rows = sqlx::query_as::<_, CallRowWithFormat>(sql)

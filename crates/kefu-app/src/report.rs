@@ -228,7 +228,7 @@ fn secs(m: Option<MeanDuration>) -> Option<f64> {
     m.map(|m| (m.to_f64_seconds() * 1000.0).round() / 1000.0)
 }
 
-fn group_line(name: String, f: &PhoneFigures, b_talk_ms: Option<u64>) -> GroupLine {
+fn group_line(name: String, f: &PhoneFigures) -> GroupLine {
     GroupLine {
         name,
         offered: f.offered,
@@ -238,9 +238,7 @@ fn group_line(name: String, f: &PhoneFigures, b_talk_ms: Option<u64>) -> GroupLi
         asa_seconds: secs(f.average_speed_of_answer),
         service_level: ratio(f.service_level),
         average_talk_seconds: secs(f.average_talk),
-        talk_seconds: b_talk_ms
-            .or_else(|| f.average_talk.map(|m| m.total_ms))
-            .map_or(0.0, |ms| ms as f64 / 1000.0),
+        talk_seconds: f.average_talk.map_or(0.0, |m| m.total_ms as f64 / 1000.0),
     }
 }
 
@@ -531,7 +529,7 @@ pub async fn phone_quality_report(
     let mut worst: Vec<GroupLine> = per_interval(&aggs, range, &s)
         .into_iter()
         .filter(|i| i.figures.offered >= 5)
-        .map(|i| group_line(i.start.to_string(), &i.figures, None))
+        .map(|i| group_line(i.start.to_string(), &i.figures))
         .collect();
     worst.sort_by(|a, b| {
         a.service_level
@@ -649,15 +647,15 @@ pub async fn phone_quality_report(
             .collect(),
         hours: per_hour_of_day(&aggs, range, &s)
             .iter()
-            .map(|h| group_line(format!("{:02}:00", h.hour), &h.figures, None))
+            .map(|h| group_line(format!("{:02}:00", h.hour), &h.figures))
             .collect(),
         agents: per_agent(agent_aggs.as_ref().unwrap_or(&aggs), range, &s)
             .into_iter()
-            .map(|a| group_line(name(a.agent), &a.figures, None))
+            .map(|a| group_line(name(a.agent), &a.figures))
             .collect(),
         queues: per_queue(&aggs, range, &s)
             .into_iter()
-            .map(|q| group_line(name(q.queue), &q.figures, None))
+            .map(|q| group_line(name(q.queue), &q.figures))
             .collect(),
         heat_map: HeatMap {
             days: days.iter().map(ToString::to_string).collect(),

@@ -474,7 +474,7 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L, r: &QualityReport) {
         l.t("时段", "Interval"),
         &p.worst_intervals,
     );
-    group_table(o, l, l.t("坐席", "Agents"), l.t("坐席", "Agent"), &p.agents);
+    agent_table(o, l, &p.agents);
     group_table(o, l, l.t("队列", "Queues"), l.t("队列", "Queue"), &p.queues);
     group_table(
         o,
@@ -519,6 +519,40 @@ fn chart(o: &mut String, caption: &str, svg: &str) {
         "<div class=\"chart\"><h3>{}</h3>{svg}</div>",
         esc(caption)
     );
+}
+
+/// Agents answer calls; offered and abandoned belong to the queue, so an agent's row shows
+/// what the agent did. Calls nobody answered are counted under the queues.
+fn agent_table(o: &mut String, l: &L, rows: &[GroupLine]) {
+    let _ = write!(o, "<h3>{}</h3>", l.t("坐席", "Agents"));
+    let agents: Vec<&GroupLine> = rows.iter().filter(|g| g.name != "—").collect();
+    if agents.is_empty() {
+        let _ = write!(o, "<p class=\"note\">{}</p>", l.t("无", "none"));
+        return;
+    }
+    let _ = write!(
+        o,
+        "<table class=\"grid\"><tr><th class=\"l\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        l.t("坐席", "Agent"),
+        l.t("接听", "Answered"),
+        l.t("平均响应", "ASA"),
+        l.t("服务水平内接听", "Within service level"),
+        l.t("平均通话", "Avg talk"),
+        l.t("通话总时长", "Talk time")
+    );
+    for g in agents {
+        let _ = write!(
+            o,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&g.name),
+            g.answered,
+            sec(g.asa_seconds),
+            pct(g.service_level),
+            sec(g.average_talk_seconds),
+            hms(g.talk_seconds)
+        );
+    }
+    o.push_str("</table>");
 }
 
 fn group_table(o: &mut String, l: &L, title: &str, first: &str, rows: &[GroupLine]) {

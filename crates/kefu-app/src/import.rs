@@ -90,7 +90,11 @@ pub struct ImportSummary {
     pub agent_events: u64,
     /// Rejected rows of the whole run (all attempts).
     pub rows_rejected: u64,
+    /// Of those, the rows rejected by this attempt (the others were reported before).
+    pub rows_rejected_now: u64,
     pub rows_skipped: u64,
+    /// The earliest and latest offer times among the calls read in this run.
+    pub offered_span: Option<(jiff::Timestamp, jiff::Timestamp)>,
     pub elapsed: Duration,
 }
 
@@ -159,7 +163,9 @@ pub async fn import_file(
                 calls_unchanged: 0,
                 agent_events: 0,
                 rows_rejected: b.progress.rows_rejected,
+                rows_rejected_now: 0,
                 rows_skipped: b.progress.rows_skipped,
+                offered_span: None,
                 elapsed: started.elapsed(),
             });
         }
@@ -198,13 +204,15 @@ pub async fn import_file(
         source: source_name.clone(),
         format: format.to_owned(),
         end: ImportEnd::Complete,
-        resumed_from_line: resumed.then_some(progress.resume_line),
+        resumed_from_line: (resumed && progress.resume_line > 1).then_some(progress.resume_line),
         calls_read: 0,
         calls_stored: 0,
         calls_unchanged: 0,
         agent_events: 0,
         rows_rejected: 0,
+        rows_rejected_now: 0,
         rows_skipped: 0,
+        offered_span: None,
         elapsed: Duration::ZERO,
     };
     let mut failure = None;
@@ -212,6 +220,7 @@ pub async fn import_file(
         for row in &chunk.rejected {
             if row.line > counted_through {
                 progress.rows_rejected += 1;
+                summary.rows_rejected_now += 1;
                 observer.rejected(row);
             }
         }
@@ -221,6 +230,13 @@ pub async fn import_file(
         progress.lines_done = progress.lines_done.max(chunk.max_line);
         progress.read_offset = progress.read_offset.max(chunk.bytes_read);
         summary.calls_read += chunk.calls.len() as u64;
+        for c in &chunk.calls {
+            let t = c.call.offered_at;
+            summary.offered_span = Some(match summary.offered_span {
+                None => (t, t),
+                Some((lo, hi)) => (lo.min(t), hi.max(t)),
+            });
+        }
         summary.agent_events += chunk.agent_events;
         match store
             .commit_import_chunk(&batch, &chunk.calls, &progress, opts.bucket_plan.as_ref())
@@ -250,8 +266,21 @@ pub async fn import_file(
             .await;
         return Err(e);
     }
+    // A file of which no row could be used (the wrong --format, garbage) is not "imported":
+    // a rerun reads it again and says so again.
+    let nothing_usable = summary.calls_read == 0
+        && summary.agent_events == 0
+        && summary.rows_rejected_now > 0
+        && progress.calls_stored == 0;
+    if nothing_usable {
+        // Nothing to go on from: the next run starts at the top and reports every row again.
+        progress = kefu_store::ImportProgress {
+            resume_line: 1,
+            ..kefu_store::ImportProgress::default()
+        };
+    }
     let state = match summary.end {
-        ImportEnd::Complete => {
+        ImportEnd::Complete if !nothing_usable => {
             progress.resume_offset = size;
             BatchState::Done
         }

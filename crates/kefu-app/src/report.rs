@@ -41,6 +41,8 @@ pub struct QualityReport {
     pub generated_at: String,
     /// False while the period is still running: the figures are "so far".
     pub complete: bool,
+    /// What a reader must know before trusting the figures (no calls, unfinished imports).
+    pub warnings: Vec<String>,
     pub contract: ContractHeader,
     pub channels: ChannelSections,
     pub data: DataSection,
@@ -562,9 +564,20 @@ pub async fn phone_quality_report(
             .filter(|d| d.date < today)
             .map(|d| (d.date, d.figures.offered))
             .collect();
-        let remaining_days: Vec<Date> = range.days().filter(|d| *d >= today).collect();
-        let remaining =
-            forecast_offered(&history, remaining_days, ForecastMethod::MeanPerSameWeekday);
+        // Today's calls so far are already in the figures: of today, only the part still to
+        // come is forecast, as the share of the day not yet elapsed.
+        let later: Vec<Date> = range.days().filter(|d| *d > today).collect();
+        let method = ForecastMethod::MeanPerSameWeekday;
+        let today_whole = forecast_offered(&history, [today], method);
+        let midnight = tz
+            .to_timestamp(today.to_datetime(jiff::civil::Time::midnight()))
+            .map_err(|e| AppError::Unexpected(e.to_string()))?;
+        let elapsed_ms = now
+            .duration_since(midnight)
+            .as_millis()
+            .clamp(0, 86_400_000) as u64;
+        let today_rest = today_whole * (86_400_000 - elapsed_ms) / 86_400_000;
+        let remaining = forecast_offered(&history, later, method) + today_rest;
         for b in period_budgets(&total, contract, remaining).map_err(settings_err)? {
             budget.push(BudgetLine {
                 clause: b.clause.clone(),
@@ -576,6 +589,21 @@ pub async fn phone_quality_report(
     }
 
     let batches = store.import_batches(stored.id).await?;
+    let mut warnings = Vec::new();
+    if calls == 0 {
+        warnings.push(format!(
+            "no calls are stored for {period}: import the period's records before relying on this report"
+        ));
+    }
+    for b in &batches {
+        match b.state {
+            BatchState::Done => {}
+            BatchState::Running | BatchState::Failed => warnings.push(format!(
+                "the import of {} ({}) did not finish: run it again to complete it",
+                b.source_name, b.format
+            )),
+        }
+    }
     let imports = batches
         .into_iter()
         .map(|b| ImportLine {
@@ -676,6 +704,7 @@ pub async fn phone_quality_report(
             .unwrap_or(now)
             .to_string(),
         complete,
+        warnings,
         contract: ContractHeader {
             number: contract.number.clone(),
             title: contract.title.clone(),

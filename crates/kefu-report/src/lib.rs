@@ -139,6 +139,9 @@ pub fn html(r: &QualityReport, en: bool) -> String {
         let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&v));
     }
     o.push_str("</table>");
+    for w in &r.warnings {
+        let _ = write!(o, "<p class=\"missed\">⚠ {}</p>", esc(w));
+    }
 
     match &r.channels.phone {
         Some(p) => phone(&mut o, p, &l, r),

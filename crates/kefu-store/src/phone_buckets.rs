@@ -116,6 +116,20 @@ fn bucket_json(b: &PhoneBucket) -> Result<String, StoreError> {
     })
 }
 
+/// On PostgreSQL, serialise everything that reads and rewrites a contract's buckets (import
+/// chunks, rebuilds) until the transaction ends; SQLite's single writer does so already.
+pub(crate) async fn lock_buckets(tx: &mut Tx, cid: &str) -> Result<(), StoreError> {
+    if let Tx::Postgres(pg) = tx {
+        sqlx::query(sql!(
+            "SELECT pg_advisory_xact_lock(hashtext('kefu.phone_buckets:' || $1))"
+        ))
+        .bind(cid)
+        .execute(&mut **pg)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The plan stored for a contract, if any.
 async fn stored_plan(tx: &mut Tx, cid: &str) -> Result<Option<(i64, String)>, StoreError> {
     Ok(on_tx!(tx, conn => {
@@ -143,6 +157,7 @@ pub(crate) async fn fold_chunk(
     replaced: &[&CallRecord],
 ) -> Result<(), StoreError> {
     let cid = contract_id.text();
+    lock_buckets(tx, &cid).await?;
     match stored_plan(tx, &cid).await? {
         Some(p) if same_plan(&p, plan) => {}
         Some(_) => return Ok(()),
@@ -162,7 +177,7 @@ pub(crate) async fn fold_chunk(
             on_tx!(tx, conn => {
                 sqlx::query(sql!(
                     "INSERT INTO phone_bucket_plans (contract_id, interval_ms, time_zone)
-                     VALUES ($1, $2, $3)"
+                     VALUES ($1, $2, $3) ON CONFLICT (contract_id) DO NOTHING"
                 ))
                 .bind(&cid)
                 .bind(interval_ms)
@@ -318,6 +333,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let cid = contract_id.text();
         let mut tx = self.db().begin().await?;
+        lock_buckets(&mut tx, &cid).await?;
         let current = stored_plan(&mut tx, &cid).await?;
         let dirty: Vec<(String,)> = on_tx!(&mut tx, conn => {
             sqlx::query_as(sql!(

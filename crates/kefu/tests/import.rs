@@ -394,3 +394,146 @@ fn generated_traffic_in_every_format_is_imported_and_reported_in_full() {
         assert_eq!(v["channels"]["phone"]["offered"], generated, "{format}");
     }
 }
+
+/// A PBX still writing its log: the unterminated last line is left for the next run,
+/// and the completed file then stores the call with its real figures.
+#[test]
+fn a_last_line_still_being_written_is_read_only_when_complete() {
+    let env = common::sqlite_env();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let whole = four_calls().replace("this line is not queue_log\n", "");
+    let cut = whole
+        .trim_end_matches('\n')
+        .trim_end_matches("25|100|1")
+        .to_owned()
+        + "25|1";
+    let partial = write(dir.path(), "queue_log.partial", &cut);
+    let complete = write(dir.path(), "queue_log", &whole);
+    let data = env.data_dir.path().display().to_string();
+    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    let run = |rest: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(rest);
+        kefu(&a)
+    };
+    assert!(run(&["contract", "load", "contract.toml"]).status.success());
+    let first = run(&["import", "--format", "queue-log", &partial]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = run(&["import", "--format", "queue-log", &complete]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let report = run(&["report", "--period", "2026-10", "--format", "json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&report.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let p = &v["channels"]["phone"];
+    assert_eq!(p["answered"], 2, "the call cut off mid-line ends answered");
+    assert_eq!(p["unknown"], 0);
+    assert_eq!(
+        p["talk_seconds"], 160.0,
+        "with its real talk time, not the cut-off one"
+    );
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../kefu-channels/tests/fixtures")
+        .join(rel)
+}
+
+/// Renaming the mapping file changes nothing: calls are who they are, not how they were read.
+#[test]
+fn the_same_csv_through_a_renamed_mapping_stores_nothing_twice() {
+    let env = common::sqlite_env();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mapping =
+        std::fs::read_to_string(fixture("mapped/pbx.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let first_map = write(dir.path(), "pbx.toml", &mapping);
+    let second_map = write(dir.path(), "renamed.toml", &mapping);
+    let csv = fixture("mapped/pbx.csv").display().to_string();
+    let copy = dir.path().join("copy.csv");
+    std::fs::copy(&csv, &copy).unwrap_or_else(|e| panic!("{e}"));
+    let mut bytes = std::fs::read(&copy).unwrap_or_default();
+    bytes.extend_from_slice(b"\r\n");
+    std::fs::write(&copy, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let data = env.data_dir.path().display().to_string();
+    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    let run = |rest: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(rest);
+        kefu(&a)
+    };
+    assert!(run(&["contract", "load", "contract.toml"]).status.success());
+    let first = run(&[
+        "import",
+        "--format",
+        "mapped",
+        "--mapping",
+        &first_map,
+        &csv,
+    ]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let copy = copy.display().to_string();
+    let second = run(&[
+        "import",
+        "--format",
+        "mapped",
+        "--mapping",
+        &second_map,
+        &copy,
+    ]);
+    assert!(
+        text(&second.stdout).contains(" — 0 stored, "),
+        "{}",
+        text(&second.stdout)
+    );
+}
+
+/// A file of another format is refused as a whole (exit 2) and stays unimported.
+#[test]
+fn a_file_of_the_wrong_format_is_refused_and_can_be_imported_right_afterwards() {
+    let env = common::sqlite_env();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = env.data_dir.path().display().to_string();
+    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    let run = |rest: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(rest);
+        kefu(&a)
+    };
+    let cdr = dir.path().join("Master.csv").display().to_string();
+    let made = kefu(&[
+        "generate",
+        "calls",
+        "--contract",
+        "contract.toml",
+        "--month",
+        "2026-10",
+        "--calls",
+        "200",
+        "--format",
+        "cdr",
+        "--out",
+        cdr.as_str(),
+    ]);
+    assert!(made.status.success());
+    assert!(run(&["contract", "load", "contract.toml"]).status.success());
+    let wrong = run(&["import", "--format", "queue-log", &cdr]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        text(&wrong.stderr).contains("no row could be read as --format queue-log"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    let again = run(&["import", "--format", "queue-log", &cdr]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "still refused, not 'already imported'"
+    );
+    let right = run(&["import", "--format", "cdr", &cdr]);
+    assert!(right.status.success(), "{}", text(&right.stderr));
+    assert!(
+        text(&right.stdout).contains("no rows rejected"),
+        "{}",
+        text(&right.stdout)
+    );
+}

@@ -236,7 +236,7 @@ struct Bad {
 impl<R: BufRead> CdrReader<R> {
     pub fn new(input: R, opts: CdrOptions) -> Self {
         CdrReader {
-            lines: LineReader::new(input, opts.start_line, opts.start_offset),
+            lines: LineReader::new(input, opts.start_line, opts.start_offset).require_newline(),
             opts,
             stats: CdrStats::default(),
             record: String::new(),

@@ -1155,7 +1155,7 @@ fn parse_line(line: &RawLine<'_>, opts: &QueueLogOptions, row: &mut Row) -> Pars
 impl<R: BufRead> QueueLogReader<R> {
     pub fn new(input: R, opts: QueueLogOptions) -> Self {
         QueueLogReader {
-            lines: LineReader::new(input, opts.start_line, opts.start_offset),
+            lines: LineReader::new(input, opts.start_line, opts.start_offset).require_newline(),
             opts,
             seq: 0,
             buffer: VecDeque::new(),

@@ -94,6 +94,8 @@ pub struct LineReader<R> {
     max_line: usize,
     buf: Vec<u8>,
     done: bool,
+    require_newline: bool,
+    unterminated: u64,
 }
 
 /// One line as read: its 1-based number, the byte offset where it starts, and
@@ -132,7 +134,22 @@ impl<R: std::io::BufRead> LineReader<R> {
             max_line: Self::DEFAULT_MAX_LINE,
             buf: Vec::new(),
             done: false,
+            require_newline: false,
+            unterminated: 0,
         }
+    }
+
+    /// For logs a PBX appends to line by line (queue_log, Master.csv): a last line without
+    /// its line end is still being written. It is not read — the offset stays before it, so
+    /// a later run reads it whole — and its length is told by [`LineReader::unterminated_tail`].
+    pub fn require_newline(mut self) -> Self {
+        self.require_newline = true;
+        self
+    }
+
+    /// Bytes of an unterminated last line left unread (see [`LineReader::require_newline`]).
+    pub fn unterminated_tail(&self) -> u64 {
+        self.unterminated
     }
 
     /// Bytes consumed so far, counted from the start of the file: the offset of
@@ -167,6 +184,12 @@ impl<R: std::io::BufRead> LineReader<R> {
             };
             if avail.is_empty() {
                 if !any {
+                    self.done = true;
+                    return None;
+                }
+                if self.require_newline {
+                    self.unterminated = self.offset - start;
+                    self.offset = start;
                     self.done = true;
                     return None;
                 }

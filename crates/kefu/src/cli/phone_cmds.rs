@@ -257,13 +257,25 @@ fn print_summary(s: &ImportSummary, errors: Option<&Path>) {
         .resumed_from_line
         .map(|l| format!(" (resumed at line {l})"))
         .unwrap_or_default();
-    let rejected = if s.rows_rejected == 0 {
-        "no rows rejected".to_owned()
+    let earlier = s.rows_rejected.saturating_sub(s.rows_rejected_now);
+    let earlier = if earlier > 0 {
+        format!(
+            " ({} more rejected by the interrupted run, reported then)",
+            thousands(earlier)
+        )
+    } else {
+        String::new()
+    };
+    let rejected = if s.rows_rejected_now == 0 {
+        format!("no rows rejected{earlier}")
     } else {
         let to = errors
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default();
-        format!("{} rows rejected{to}", thousands(s.rows_rejected))
+        format!(
+            "{} rows rejected{to}{earlier}",
+            thousands(s.rows_rejected_now)
+        )
     };
     println!(
         "{}{resumed}: {} calls read — {} stored, {} already stored; {rejected}; {} skipped (not offered or filtered); {} agent events; {:.1} s",
@@ -287,25 +299,22 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
             let text = files::read_text(p)?;
             let m =
                 Mapping::parse(&p.display().to_string(), &text).map_err(UserError::Diagnostics)?;
-            Some((
-                Arc::new(m),
-                p.file_stem().map(|s| s.to_string_lossy().into_owned()),
-            ))
+            Some(Arc::new(m))
         }
         (_, Some(_)) => {
             return Err(UserError::Message("--mapping is only for --format mapped".into()).into());
         }
         (_, None) => None,
     };
-    let format_name = match (a.format, &mapping) {
-        (Format::QueueLog, _) => "queue_log".to_owned(),
-        (Format::Cdr, _) => "cdr".to_owned(),
-        (Format::Connect, _) => "connect".to_owned(),
-        (Format::Mapped, Some((_, stem))) => {
-            format!("mapped:{}", stem.as_deref().unwrap_or("mapping"))
-        }
-        (Format::Mapped, None) => "mapped".to_owned(),
-    };
+    // The format is part of every call's identity: it must not depend on what the mapping
+    // file happens to be called, or renaming it would import every call again.
+    let format_name = match a.format {
+        Format::QueueLog => "queue_log",
+        Format::Cdr => "cdr",
+        Format::Connect => "connect",
+        Format::Mapped => "mapped",
+    }
+    .to_owned();
     let mut errors_out = match &a.errors {
         Some(p) => Some(
             OpenOptions::new()
@@ -333,6 +342,14 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
                 })?,
                 None => stored.document.base().time_zone.clone(),
             };
+            let doc = &stored.document;
+            let term = (
+                doc.base().effective_from,
+                doc.effective_dates()
+                    .last()
+                    .and_then(|d| doc.terms_on(*d).ok())
+                    .map_or(doc.base().ends_on, |t| t.contract.ends_on),
+            );
             let opts = ImportOptions {
                 strict: a.strict,
                 actor: super::store_cmds::actor(),
@@ -357,16 +374,16 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
                     write_error: None,
                     bar,
                 };
-                let reader = make_reader(a.format, path, tz.clone(), mapping.as_ref().map(|(m, _)| m.clone()));
+                let reader = make_reader(a.format, path, tz.clone(), mapping.clone());
                 let summary = import_file(&store, stored.id, &format_name, path, reader, &opts, &mut obs)
                     .await
                     .map_err(app_error)?;
                 obs.bar.finish_and_clear();
                 errors_out = obs.errors_out.take();
-                if summary.end != ImportEnd::AlreadyImported && summary.rows_rejected as usize > obs.shown {
+                if summary.rows_rejected_now as usize > obs.shown {
                     eprintln!(
                         "rejected: … {} more rows in {}",
-                        summary.rows_rejected as usize - obs.shown,
+                        summary.rows_rejected_now as usize - obs.shown,
                         path.display()
                     );
                 }
@@ -375,6 +392,33 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
                     code = ExitCode::from(1);
                 }
                 print_summary(&summary, a.errors.as_deref());
+                if let Some((lo, hi)) = summary.offered_span {
+                    let day = |t: jiff::Timestamp| tz.to_datetime(t).date();
+                    let (first, last) = (term.0, term.1);
+                    if day(lo) < first || day(hi) > last {
+                        eprintln!(
+                            "warning: {}: calls offered from {} to {} lie partly or wholly outside contract {}'s term ({} to {}); reports only count days in force",
+                            path.display(),
+                            day(lo),
+                            day(hi),
+                            number,
+                            first,
+                            last
+                        );
+                    }
+                }
+                if summary.end == ImportEnd::Complete
+                    && summary.calls_read == 0
+                    && summary.agent_events == 0
+                    && summary.rows_rejected_now > 0
+                {
+                    eprintln!(
+                        "error: {}: no row could be read as --format {}; is that the file's format?",
+                        path.display(),
+                        format_name.replace('_', "-")
+                    );
+                    code = ExitCode::from(2);
+                }
                 if let ImportEnd::StoppedAt { line, reason } = &summary.end {
                     eprintln!(
                         "error: {}:{line}: {reason} (stopped by --strict; the calls before it are stored, a rerun goes on from there)",

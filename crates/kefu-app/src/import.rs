@@ -217,13 +217,13 @@ pub async fn import_file(
     };
     let mut failure = None;
     while let Some(chunk) = rx.recv().await {
-        for row in &chunk.rejected {
-            if row.line > counted_through {
-                progress.rows_rejected += 1;
-                summary.rows_rejected_now += 1;
-                observer.rejected(row);
-            }
-        }
+        let new_rejections: Vec<&RejectedRow> = chunk
+            .rejected
+            .iter()
+            .filter(|row| row.line > counted_through)
+            .collect();
+        progress.rows_rejected += new_rejections.len() as u64;
+        summary.rows_rejected_now += new_rejections.len() as u64;
         progress.rows_skipped = batch.progress.rows_skipped + chunk.skipped;
         progress.resume_offset = chunk.resume_offset;
         progress.resume_line = chunk.resume_line;
@@ -246,6 +246,11 @@ pub async fn import_file(
                 progress.calls_stored += outcome.stored;
                 summary.calls_stored += outcome.stored;
                 summary.calls_unchanged += outcome.unchanged;
+                // Told only once their chunk is committed: a run killed before that tells
+                // them again on resume, never twice.
+                for row in new_rejections {
+                    observer.rejected(row);
+                }
             }
             Err(e) => {
                 failure = Some(AppError::from(e));

@@ -424,6 +424,16 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
                         "error: {}:{line}: {reason} (stopped by --strict; the calls before it are stored, a rerun goes on from there)",
                         path.display()
                     );
+                    let rest: Vec<String> = a
+                        .files
+                        .iter()
+                        .skip_while(|f| *f != path)
+                        .skip(1)
+                        .map(|f| f.display().to_string())
+                        .collect();
+                    if !rest.is_empty() {
+                        eprintln!("not imported: {}", rest.join(", "));
+                    }
                     return Ok(ExitCode::from(2));
                 }
             }

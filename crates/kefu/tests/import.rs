@@ -184,6 +184,10 @@ fn many_calls(n: u32) -> String {
         let t = t0 + i64::from(i) * 7;
         let id = format!("1761000000.{i}");
         let _ = writeln!(s, "{t}|{id}|q-main|NONE|ENTERQUEUE||1380000{i:04}|1");
+        if i % 1000 == 0 {
+            // A caller turned away by a full queue: not offered, counted as skipped.
+            let _ = writeln!(s, "{t}|full.{i}|q-main|NONE|FULL|");
+        }
         if i % 10 == 0 {
             let _ = writeln!(s, "{}|{id}|q-main|NONE|ABANDON|1|1|12", t + 12);
         } else {

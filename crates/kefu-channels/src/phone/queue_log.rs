@@ -73,7 +73,9 @@ pub struct QueueLogOptions {
     /// When resuming: how far (byte offset) the interrupted run had read. Call
     /// events before it whose ENTERQUEUE lies before the resume point belong to
     /// calls the previous run already yielded; they are counted in
-    /// [`QueueLogStats::replayed_orphans`] instead of rejected again.
+    /// [`QueueLogStats::replayed_orphans`] instead of rejected again. So are
+    /// not-offered rows (FULL, JOINEMPTY, CLOSED) before it, which the previous
+    /// run counted already.
     pub replayed_until: Option<u64>,
     /// Rows held to put slightly disordered rows in time order.
     pub reorder_window: usize,
@@ -1303,6 +1305,10 @@ impl<R: BufRead> QueueLogReader<R> {
         }
         match row.event.kind() {
             Event::Agent(kind) => self.agent_event(row, kind),
+            // Read again after a resume: the interrupted run counted it already.
+            Event::NotOffered if self.opts.replayed_until.is_some_and(|u| row.offset < u) => {
+                self.stats.replayed_orphans += 1
+            }
             Event::NotOffered => self.stats.not_offered += 1,
             Event::Ignored => self.stats.ignored_events += 1,
             Event::Unknown => self.stats.unknown_events += 1,

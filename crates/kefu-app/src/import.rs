@@ -72,6 +72,8 @@ pub enum ImportEnd {
     AlreadyImported,
     /// `--strict` stopped at a rejected row.
     StoppedAt { line: u64, reason: String },
+    /// Interrupted (Ctrl-C): everything committed stays; a rerun goes on from `line`.
+    Interrupted { line: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +218,19 @@ pub async fn import_file(
         elapsed: Duration::ZERO,
     };
     let mut failure = None;
-    while let Some(chunk) = rx.recv().await {
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    loop {
+        let chunk = tokio::select! {
+            c = rx.recv() => match c {
+                Some(c) => c,
+                None => break,
+            },
+            _ = &mut interrupt => {
+                summary.end = ImportEnd::Interrupted { line: progress.resume_line };
+                break;
+            }
+        };
         let new_rejections: Vec<&RejectedRow> = chunk
             .rejected
             .iter()

@@ -541,3 +541,51 @@ fn a_file_of_the_wrong_format_is_refused_and_can_be_imported_right_afterwards() 
         text(&right.stdout)
     );
 }
+
+/// Ctrl-C stops an import cleanly: what is committed stays, the run says where it
+/// stopped, exits 130, and the same command goes on from there.
+#[tokio::test]
+async fn ctrl_c_stops_an_import_that_the_same_command_then_finishes() {
+    const CALLS: u32 = 60_000;
+    let env = common::sqlite_env();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = write(dir.path(), "queue_log", &many_calls(CALLS));
+    let data = env.data_dir.path().display().to_string();
+    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    let mut load = base.to_vec();
+    load.extend(["contract", "load", "contract.toml"]);
+    assert!(kefu(&load).status.success());
+    let child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(base)
+        .args(["import", "--format", "queue-log", &log])
+        .current_dir(examples())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if counts(&env.url).await.1 > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let (stored, _) = counts(&env.url).await;
+    if stored < i64::from(CALLS) {
+        assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("interrupted:"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let mut again = base.to_vec();
+    again.extend(["import", "--format", "queue-log", log.as_str()]);
+    let o = kefu(&again);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(counts(&env.url).await.0, i64::from(CALLS));
+}

@@ -419,6 +419,13 @@ pub(crate) fn import(g: &Global, a: &ImportArgs) -> CmdResult {
                     );
                     code = ExitCode::from(2);
                 }
+                if let ImportEnd::Interrupted { line } = &summary.end {
+                    eprintln!(
+                        "interrupted: {} is imported up to line {line}; run the same command again to go on",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(130));
+                }
                 if let ImportEnd::StoppedAt { line, reason } = &summary.end {
                     eprintln!(
                         "error: {}:{line}: {reason} (stopped by --strict; the calls before it are stored, a rerun goes on from there)",

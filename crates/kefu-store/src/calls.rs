@@ -73,6 +73,9 @@ pub(crate) struct ChunkWrite {
     pub(crate) outcome: ChunkOutcome,
     pub(crate) inserted: Vec<usize>,
     pub(crate) replaced: Vec<usize>,
+    /// Offer times the replaced calls had before (a newer version may move a call to
+    /// another day, whose buckets then need a rebuild too).
+    pub(crate) replaced_from: Vec<Timestamp>,
 }
 
 pub(crate) async fn insert_calls(
@@ -118,6 +121,33 @@ pub(crate) async fn insert_calls(
         });
     }
 
+    // Versioned sources (Amazon Connect) can replace a stored call with one offered at
+    // another time: remember where the stored ones were.
+    let mut before: HashMap<String, i64> = HashMap::new();
+    let versioned: Vec<&str> = keep
+        .iter()
+        .filter(|&&i| calls[i].version > 0)
+        .map(|&i| calls[i].call.source_id.as_str())
+        .collect();
+    for ids in versioned.chunks(ROWS_PER_STATEMENT) {
+        let found: Vec<(String, i64)> = on_tx!(tx, conn => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT source_id, offered_at FROM calls WHERE contract_id = ",
+            );
+            qb.push_bind(cid.clone());
+            qb.push(" AND source_format = ");
+            qb.push_bind(format.to_owned());
+            qb.push(" AND source_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id.to_string());
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(&mut *conn).await?
+        });
+        before.extend(found);
+    }
+    let mut replaced_from = Vec::new();
     let mut stored = 0u64;
     let mut inserted = Vec::new();
     let mut replaced = Vec::new();
@@ -189,6 +219,9 @@ pub(crate) async fn insert_calls(
                 None => {
                     if let Some(&i) = by_source.get(source_id.as_str()) {
                         replaced.push(i);
+                        if let Some(&old) = before.get(source_id) {
+                            replaced_from.push(micros_to_timestamp("calls.offered_at", old)?);
+                        }
                     }
                 }
             }
@@ -202,6 +235,7 @@ pub(crate) async fn insert_calls(
         },
         inserted,
         replaced,
+        replaced_from,
     })
 }
 

@@ -245,7 +245,15 @@ impl Store {
                 write.inserted.iter().map(|&i| &calls[i].call).collect();
             let replaced: Vec<&CallRecord> =
                 write.replaced.iter().map(|&i| &calls[i].call).collect();
-            fold_chunk(&mut tx, batch.contract_id, plan, &inserted, &replaced).await?;
+            fold_chunk(
+                &mut tx,
+                batch.contract_id,
+                plan,
+                &inserted,
+                &replaced,
+                &write.replaced_from,
+            )
+            .await?;
         }
         let outcome = write.outcome;
         let stored = progress.calls_stored + outcome.stored;

@@ -155,6 +155,7 @@ pub(crate) async fn fold_chunk(
     plan: &BucketPlan,
     inserted: &[&CallRecord],
     replaced: &[&CallRecord],
+    replaced_from: &[Timestamp],
 ) -> Result<(), StoreError> {
     let cid = contract_id.text();
     lock_buckets(tx, &cid).await?;
@@ -190,7 +191,9 @@ pub(crate) async fn fold_chunk(
     }
     let days: BTreeSet<String> = replaced
         .iter()
-        .map(|c| plan.tz.to_datetime(c.offered_at).date().to_string())
+        .map(|c| c.offered_at)
+        .chain(replaced_from.iter().copied())
+        .map(|t| plan.tz.to_datetime(t).date().to_string())
         .collect();
     for day in days {
         on_tx!(tx, conn => {

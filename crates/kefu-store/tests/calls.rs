@@ -297,8 +297,15 @@ async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
         finished.answered_at = Some(finished.offered_at + SignedDuration::from_secs(9));
         finished.agent = Some("Agent/1999".to_owned());
         second.push(new(finished, 0));
+        // A newer version of another call, offered a day later: both days change.
+        let mut moved = make(150);
+        let day = SignedDuration::from_hours(24);
+        moved.offered_at += day;
+        moved.answered_at = moved.answered_at.map(|t| t + day);
+        moved.ended_at = moved.ended_at.map(|t| t + day);
+        second.push(new(moved, 1));
         let out = store.commit_import_chunk(&batch, &second, &p, Some(&plan)).await.expect("chunk 2");
-        assert_eq!(out.stored, 101, "100 new calls and one replacement");
+        assert_eq!(out.stored, 102, "100 new calls and two replacements");
 
         let folded: Vec<(i64,)> = on_db!(store.db(), pool => {
             sqlx::query_as(sql!("SELECT COUNT(*) FROM phone_buckets")).fetch_all(pool).await.expect("count")

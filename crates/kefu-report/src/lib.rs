@@ -144,7 +144,7 @@ pub fn html(r: &QualityReport, en: bool) -> String {
     }
 
     match &r.channels.phone {
-        Some(p) => phone(&mut o, p, &l, r),
+        Some(p) => phone(&mut o, p, &l),
         None => {
             let _ = write!(
                 o,
@@ -223,7 +223,7 @@ pub fn html(r: &QualityReport, en: bool) -> String {
     o
 }
 
-fn phone(o: &mut String, p: &PhoneSection, l: &L, r: &QualityReport) {
+fn phone(o: &mut String, p: &PhoneSection, l: &L) {
     let _ = write!(
         o,
         "<h2>{}</h2>",
@@ -495,7 +495,6 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L, r: &QualityReport) {
         ),
         p.calls_outside_hours
     );
-    let _ = r;
 }
 
 fn term_name<'a>(term: &'a str, l: &L) -> &'a str {

@@ -372,51 +372,47 @@ impl Store {
 }
 
 fn call_from_row(row: CallRow, caller: Option<String>) -> Result<StoredCall, StoreError> {
-    {
-        let (
+    let (
+        source_id,
+        version,
+        queue,
+        _caller_enc, // decrypted by `Store::stored_call` when asked for
+        offered_at,
+        answered_at,
+        ended_at,
+        outcome,
+        agent,
+        talk_ms,
+        unanswered_rings,
+        transferred_to,
+        import_batch_id,
+        first_line,
+        last_line,
+    ) = row;
+    let ts =
+        |what: &'static str, v: Option<i64>| v.map(|m| micros_to_timestamp(what, m)).transpose();
+    Ok(StoredCall {
+        call: CallRecord {
+            outcome: CallOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt {
+                what: "calls.outcome",
+                detail: format!("unknown outcome {outcome:?}"),
+            })?,
             source_id,
-            version,
             queue,
-            caller_enc,
-            offered_at,
-            answered_at,
-            ended_at,
-            outcome,
+            caller,
+            offered_at: micros_to_timestamp("calls.offered_at", offered_at)?,
+            answered_at: ts("calls.answered_at", answered_at)?,
+            ended_at: ts("calls.ended_at", ended_at)?,
             agent,
-            talk_ms,
-            unanswered_rings,
+            talk: talk_ms.map(SignedDuration::from_millis),
+            unanswered_rings: u32::try_from(unanswered_rings).unwrap_or(u32::MAX),
             transferred_to,
-            import_batch_id,
-            first_line,
-            last_line,
-        ) = row;
-        let _ = caller_enc; // decrypted by the caller when asked for
-        let ts = |what: &'static str, v: Option<i64>| {
-            v.map(|m| micros_to_timestamp(what, m)).transpose()
-        };
-        Ok(StoredCall {
-            call: CallRecord {
-                outcome: CallOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt {
-                    what: "calls.outcome",
-                    detail: format!("unknown outcome {outcome:?}"),
-                })?,
-                source_id,
-                queue,
-                caller,
-                offered_at: micros_to_timestamp("calls.offered_at", offered_at)?,
-                answered_at: ts("calls.answered_at", answered_at)?,
-                ended_at: ts("calls.ended_at", ended_at)?,
-                agent,
-                talk: talk_ms.map(SignedDuration::from_millis),
-                unanswered_rings: u32::try_from(unanswered_rings).unwrap_or(u32::MAX),
-                transferred_to,
-            },
-            version,
-            import_batch_id,
-            first_line,
-            last_line,
-        })
-    }
+        },
+        version,
+        import_batch_id,
+        first_line,
+        last_line,
+    })
 }
 
 impl Store {

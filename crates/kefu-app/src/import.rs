@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kefu_channels::phone::source::{Item, RecordReader, RejectedRow};
+use kefu_channels::phone::source::{AgentEventKind, Item, RecordReader, RejectedRow};
 use kefu_store::{BatchState, ContractId, ImportSource, ImportStart, NewCall, Store};
 use sha2::{Digest, Sha256};
 
@@ -103,7 +103,7 @@ pub struct ImportSummary {
 struct Chunk {
     calls: Vec<NewCall>,
     rejected: Vec<RejectedRow>,
-    agent_events: u64,
+    agent_events: Vec<kefu_store::NewAgentEvent>,
     resume_offset: u64,
     resume_line: u64,
     bytes_read: u64,
@@ -251,9 +251,15 @@ pub async fn import_file(
                 Some((lo, hi)) => (lo.min(t), hi.max(t)),
             });
         }
-        summary.agent_events += chunk.agent_events;
+        summary.agent_events += chunk.agent_events.len() as u64;
         match store
-            .commit_import_chunk(&batch, &chunk.calls, &progress, opts.bucket_plan.as_ref())
+            .commit_import_chunk(
+                &batch,
+                &chunk.calls,
+                &progress,
+                opts.bucket_plan.as_ref(),
+                &chunk.agent_events,
+            )
             .await
         {
             Ok(outcome) => {
@@ -325,7 +331,7 @@ fn read_chunks(
     let empty = |r: &dyn RecordReader| Chunk {
         calls: Vec::with_capacity(chunk_calls),
         rejected: Vec::new(),
-        agent_events: 0,
+        agent_events: Vec::new(),
         resume_offset: r.resume_offset(),
         resume_line: r.resume_line(),
         bytes_read: r.bytes_read(),
@@ -352,7 +358,19 @@ fn read_chunks(
             }
             Item::Agent(ev) => {
                 chunk.max_line = chunk.max_line.max(ev.line);
-                chunk.agent_events += 1;
+                chunk.agent_events.push(kefu_store::NewAgentEvent {
+                    at: ev.at,
+                    kind: match ev.kind {
+                        AgentEventKind::Login => "login",
+                        AgentEventKind::Logoff => "logoff",
+                        AgentEventKind::Pause => "pause",
+                        AgentEventKind::Unpause => "unpause",
+                    },
+                    agent: ev.agent,
+                    queue: ev.queue,
+                    reason: ev.reason,
+                    line: i64::try_from(ev.line).ok(),
+                });
             }
             Item::Rejected(row) => {
                 chunk.max_line = chunk.max_line.max(row.line);

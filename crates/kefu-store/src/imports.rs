@@ -5,6 +5,7 @@
 
 use kefu_core::phone::CallRecord;
 
+use crate::agent_events::{NewAgentEvent, insert_agent_events};
 use crate::calls::{ChunkOutcome, NewCall, insert_calls};
 use crate::db::{micros_to_timestamp, now_micros};
 use crate::error::StoreError;
@@ -229,8 +230,17 @@ impl Store {
         calls: &[NewCall],
         progress: &ImportProgress,
         plan: Option<&BucketPlan>,
+        agent_events: &[NewAgentEvent],
     ) -> Result<ChunkOutcome, StoreError> {
         let mut tx = self.db().begin().await?;
+        insert_agent_events(
+            &mut tx,
+            batch.contract_id,
+            &batch.format,
+            batch.id,
+            agent_events,
+        )
+        .await?;
         let write = insert_calls(
             self,
             &mut tx,

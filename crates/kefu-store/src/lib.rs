@@ -10,6 +10,7 @@
 //! * [`contracts`], [`customers`], [`contacts`] — rows ↔ domain values;
 //! * [`ids`] — typed UUIDv7 ids (stored as TEXT on both backends).
 
+pub mod agent_events;
 pub mod audit;
 pub mod calls;
 pub mod contacts;
@@ -26,6 +27,7 @@ pub mod phone_buckets;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use agent_events::NewAgentEvent;
 pub use audit::{AuditLog, AuditRecord, AuditVerification, BreakReason, NewAuditEntry};
 pub use calls::{ChunkOutcome, NewCall, SealedCaller, StoredCall};
 pub use contacts::{Channel, ContactInsert, NewContact, NewContactEvent};

@@ -589,3 +589,62 @@ async fn ctrl_c_stops_an_import_that_the_same_command_then_finishes() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(counts(&env.url).await.0, i64::from(CALLS));
 }
+
+/// Agents' logins, logoffs and pauses are stored once, however often the log is imported.
+#[tokio::test]
+async fn agent_events_are_stored_once() {
+    let env = common::sqlite_env();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("queue_log").display().to_string();
+    let made = kefu(&[
+        "generate",
+        "calls",
+        "--contract",
+        "contract.toml",
+        "--month",
+        "2026-11",
+        "--calls",
+        "1500",
+        "--out",
+        file.as_str(),
+    ]);
+    assert!(made.status.success());
+    let data = env.data_dir.path().display().to_string();
+    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    let run = |rest: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(rest);
+        kefu(&a)
+    };
+    assert!(run(&["contract", "load", "contract.toml"]).status.success());
+    let first = run(&["import", "--format", "queue-log", &file]);
+    let said = text(&first.stdout);
+    let events: i64 = said
+        .split("; ")
+        .find(|p| p.ends_with("agent events"))
+        .and_then(|p| p.split_whitespace().next())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(events > 0, "{said}");
+    let copy = dir.path().join("queue_log.again").display().to_string();
+    std::fs::write(
+        &copy,
+        std::fs::read_to_string(&file).unwrap_or_default() + "\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        run(&["import", "--format", "queue-log", &copy])
+            .status
+            .success()
+    );
+    let db = Db::connect(&env.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stored: (i64,) = on_db!(&db, pool => {
+        sqlx::query_as(sql!("SELECT COUNT(*) FROM agent_events")).fetch_one(pool).await
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    db.close().await;
+    assert_eq!(stored.0, events);
+}

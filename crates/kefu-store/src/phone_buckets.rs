@@ -215,17 +215,24 @@ pub(crate) async fn fold_chunk(
     for c in inserted {
         fold(&mut fresh, c, plan);
     }
-    // Chunks are close to time order, so the existing buckets they touch lie in a short range
-    // (agent-day rows start at midnight, so the range opens at the first call's day).
-    let starts = || fresh.keys().map(|(_, k)| k.start);
-    let (Some(lo), Some(hi)) = (starts().min(), starts().max()) else {
+    // Chunks are close to time order: the interval buckets they touch lie in a short range,
+    // and the agent-day buckets on one or two days. Read exactly those, not the whole day.
+    let starts = |g: Grain| {
+        fresh
+            .keys()
+            .filter(move |(k, _)| *k == g)
+            .map(|(_, k)| k.start)
+    };
+    let (Some(lo), Some(hi)) = (starts(Grain::Interval).min(), starts(Grain::Interval).max())
+    else {
         return Ok(());
     };
     let (lo, hi) = (start_text(lo), start_text(hi));
-    let existing: Vec<(String, String, String, String, String)> = on_tx!(tx, conn => {
+    let mut existing: Vec<(String, String, String, String, String)> = on_tx!(tx, conn => {
         sqlx::query_as(sql!(
             "SELECT grain, start_local, queue, agent, data FROM phone_buckets
-             WHERE contract_id = $1 AND start_local >= $2 AND start_local <= $3"
+             WHERE contract_id = $1 AND grain = 'interval'
+               AND start_local >= $2 AND start_local <= $3"
         ))
         .bind(&cid)
         .bind(&lo)
@@ -233,6 +240,20 @@ pub(crate) async fn fold_chunk(
         .fetch_all(&mut *conn)
         .await?
     });
+    let days: BTreeSet<String> = starts(Grain::AgentDay).map(start_text).collect();
+    for day in days {
+        let rows: Vec<(String, String, String, String, String)> = on_tx!(tx, conn => {
+            sqlx::query_as(sql!(
+                "SELECT grain, start_local, queue, agent, data FROM phone_buckets
+                 WHERE contract_id = $1 AND grain = 'agent_day' AND start_local = $2"
+            ))
+            .bind(&cid)
+            .bind(&day)
+            .fetch_all(&mut *conn)
+            .await?
+        });
+        existing.extend(rows);
+    }
     for (grain, start, queue, agent, data) in existing {
         let key = (Grain::parse(&grain)?, key_of(&start, queue, agent)?);
         if let Some(b) = fresh.get_mut(&key) {

@@ -10,6 +10,7 @@ use kefu_core::contract::Diagnostics;
 
 use crate::files;
 
+mod demo;
 mod pdf;
 mod phone_cmds;
 mod show;
@@ -72,6 +73,8 @@ pub enum Command {
     /// Generate realistic traffic for tests, benchmarks and demos.
     #[command(subcommand)]
     Generate(GenerateCmd),
+    /// A first look: the example contract, a generated month of calls, its quality report.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +175,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Report(a) => phone_cmds::report(&g, &a),
         Command::Calls(a) => phone_cmds::calls(&g, &a),
         Command::Generate(GenerateCmd::Calls(a)) => phone_cmds::generate_calls(&g, &a),
+        Command::Demo(a) => demo::demo(&g, &a),
     }
 }
 

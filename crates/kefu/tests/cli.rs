@@ -455,3 +455,30 @@ fn database_passwords_are_never_printed() {
     }
     drop(dir);
 }
+
+#[test]
+fn the_demo_loads_the_contract_imports_a_month_and_writes_its_report_and_runs_again() {
+    let dir = temp();
+    for round in 0..2 {
+        let o = kefu(&["demo", "--calls", "3000"], dir.path());
+        assert!(o.status.success(), "round {round}: {}", stderr(&o));
+        let out = stdout(&o);
+        if round == 1 {
+            assert!(
+                out.contains("already imported"),
+                "a second demo stores nothing twice: {out}"
+            );
+        }
+    }
+    let json = std::fs::read_dir(dir.path().join("kefu-demo"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap_or_else(|| panic!("no JSON report"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(v["channels"]["phone"]["offered"].as_u64().unwrap_or(0) > 2500);
+    assert!(dir.path().join("data/kefu.key").exists());
+}

@@ -149,7 +149,7 @@ impl Mapping {
         let root = Tbl::new(doc.get_ref(), "", doc.span().start);
         let mapping = read_mapping(&mut cx, root);
         match mapping {
-            Some(parts) if cx.found.is_empty() => Ok(parts.into_mapping(file.clone())),
+            Some(m) if cx.found.is_empty() => Ok(m),
             _ => Err(cx.into_diagnostics()),
         }
     }
@@ -646,67 +646,9 @@ fn format_setting(
     }
 }
 
-/// Everything read from the document, before it becomes a [`Mapping`].
-struct Parts {
-    delimiter: u8,
-    header: bool,
-    quoting: bool,
-    fields: Option<usize>,
-    zone: Option<(String, TimeZone)>,
-    times: TimeLayout,
-    absent: Vec<String>,
-    absent_in: Vec<(Located, Vec<String>)>,
-    source_id: Vec<Located>,
-    queue: Option<Located>,
-    caller: Option<Located>,
-    agent: Option<Located>,
-    offered_at: Vec<Located>,
-    answered_at: Vec<Located>,
-    left_queue_at: Vec<Located>,
-    ended_at: Vec<Located>,
-    talk_seconds: Option<Located>,
-    outcome_column: Option<Located>,
-    outcome_codes: Vec<(String, CallOutcome)>,
-    unqueued_answer: UnqueuedAnswer,
-    max_clock_skew: SignedDuration,
-    skips: Vec<SkipRule>,
-    checks: Vec<CheckRule>,
-}
-
-impl Parts {
-    fn into_mapping(self, file: SourceFile) -> Mapping {
-        Mapping {
-            file,
-            delimiter: self.delimiter,
-            header: self.header,
-            quoting: self.quoting,
-            fields: self.fields,
-            zone: self.zone,
-            times: self.times,
-            absent: self.absent,
-            absent_in: self.absent_in,
-            source_id: self.source_id,
-            queue: self.queue,
-            caller: self.caller,
-            agent: self.agent,
-            offered_at: self.offered_at,
-            answered_at: self.answered_at,
-            left_queue_at: self.left_queue_at,
-            ended_at: self.ended_at,
-            talk_seconds: self.talk_seconds,
-            outcome_column: self.outcome_column,
-            outcome_codes: self.outcome_codes,
-            unqueued_answer: self.unqueued_answer,
-            max_clock_skew: self.max_clock_skew,
-            skips: self.skips,
-            checks: self.checks,
-        }
-    }
-}
-
 const DELIMITERS: [(&str, u8); 4] = [(",", b','), ("\t", b'\t'), ("|", b'|'), (";", b';')];
 
-fn read_mapping(cx: &mut Cx<'_>, mut root: Tbl<'_, '_>) -> Option<Parts> {
+fn read_mapping(cx: &mut Cx<'_>, mut root: Tbl<'_, '_>) -> Option<Mapping> {
     // [file]
     let mut delimiter = b',';
     let mut header = true;
@@ -1110,7 +1052,8 @@ fn read_mapping(cx: &mut Cx<'_>, mut root: Tbl<'_, '_>) -> Option<Parts> {
     }
     root.finish(cx);
 
-    Some(Parts {
+    Some(Mapping {
+        file: cx.file.clone(),
         delimiter,
         header,
         quoting,

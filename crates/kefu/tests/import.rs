@@ -27,6 +27,14 @@ fn kefu(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run kefu: {e}"))
 }
 
+/// `kefu --db … --data-dir …` of a test environment, then `rest`.
+fn on(env: &common::TestEnv, rest: &[&str]) -> Output {
+    let data = env.data_dir.path().display().to_string();
+    let mut args = vec!["--db", env.url.as_str(), "--data-dir", data.as_str()];
+    args.extend_from_slice(rest);
+    kefu(&args)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -74,21 +82,7 @@ async fn a_queue_log_imports_once_and_reports_the_contract_figures_exactly() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let log = write(dir.path(), "queue_log", &four_calls());
         let errors = dir.path().join("rejected.txt").display().to_string();
-        let data = env.data_dir.path().display().to_string();
-        let g = |rest: &[&str]| {
-            let mut v: Vec<String> = vec![
-                "--db".into(),
-                env.url.clone(),
-                "--data-dir".into(),
-                data.clone(),
-            ];
-            v.extend(rest.iter().map(|s| s.to_string()));
-            v
-        };
-        let run = |rest: &[&str]| {
-            let a = g(rest);
-            kefu(&a.iter().map(String::as_str).collect::<Vec<_>>())
-        };
+        let run = |rest: &[&str]| on(&env, rest);
         assert!(run(&["contract", "load", "contract.toml"]).status.success());
         let first = run(&["import", "--format", "queue-log", "--errors", &errors, &log]);
         assert!(
@@ -224,9 +218,11 @@ async fn an_import_killed_halfway_resumes_without_losing_or_doubling_a_call() {
         let log = write(dir.path(), "queue_log", &many_calls(CALLS));
         let data = env.data_dir.path().display().to_string();
         let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
-        let mut load = base.to_vec();
-        load.extend(["contract", "load", "contract.toml"]);
-        assert!(kefu(&load).status.success());
+        assert!(
+            on(&env, &["contract", "load", "contract.toml"])
+                .status
+                .success()
+        );
 
         let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
             .args(base)
@@ -259,9 +255,7 @@ async fn an_import_killed_halfway_resumes_without_losing_or_doubling_a_call() {
             env.label
         );
 
-        let mut resume = base.to_vec();
-        resume.extend(["import", "--format", "queue-log", log.as_str()]);
-        let o = kefu(&resume);
+        let o = on(&env, &["import", "--format", "queue-log", &log]);
         assert!(o.status.success(), "[{}] {}", env.label, text(&o.stderr));
         assert!(
             text(&o.stdout).contains("(resumed at line"),
@@ -304,9 +298,7 @@ async fn the_pdf_report_carries_its_chinese_text() {
     let env = common::sqlite_env();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let log = write(dir.path(), "queue_log", &four_calls());
-    let data = env.data_dir.path().display().to_string();
     let pdf = dir.path().join("report.pdf").display().to_string();
-    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
     for rest in [
         vec!["contract", "load", "contract.toml"],
         vec!["import", "--format", "queue-log", log.as_str()],
@@ -320,10 +312,8 @@ async fn the_pdf_report_carries_its_chinese_text() {
             pdf.as_str(),
         ],
     ] {
-        let mut a = base.to_vec();
-        a.extend(rest);
-        let o = kefu(&a);
-        assert!(o.status.success(), "{:?}: {}", a, text(&o.stderr));
+        let o = on(&env, &rest);
+        assert!(o.status.success(), "{rest:?}: {}", text(&o.stderr));
     }
     let bytes = std::fs::read(&pdf).unwrap_or_default();
     assert!(bytes.starts_with(b"%PDF"), "a PDF was written");
@@ -348,8 +338,6 @@ fn generated_traffic_in_every_format_is_imported_and_reported_in_full() {
         let env = common::sqlite_env();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let file = dir.path().join("calls").display().to_string();
-        let data = env.data_dir.path().display().to_string();
-        let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
         let made = kefu(&[
             "generate",
             "calls",
@@ -378,11 +366,9 @@ fn generated_traffic_in_every_format_is_imported_and_reported_in_full() {
             vec!["contract", "load", "contract.toml"],
             vec!["import", "--format", format, file.as_str()],
         ] {
-            let mut a = base.to_vec();
-            a.extend(rest);
-            let o = kefu(&a);
-            assert!(o.status.success(), "{format} {a:?}: {}", text(&o.stderr));
-            if a.contains(&"import") {
+            let o = on(&env, &rest);
+            assert!(o.status.success(), "{format} {rest:?}: {}", text(&o.stderr));
+            if rest.contains(&"import") {
                 assert!(
                     text(&o.stdout).contains("no rows rejected"),
                     "{format}: {}",
@@ -390,9 +376,7 @@ fn generated_traffic_in_every_format_is_imported_and_reported_in_full() {
                 );
             }
         }
-        let mut a = base.to_vec();
-        a.extend(["report", "--period", "2026-11", "--format", "json"]);
-        let o = kefu(&a);
+        let o = on(&env, &["report", "--period", "2026-11", "--format", "json"]);
         let v: serde_json::Value =
             serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{format}: {e}"));
         assert_eq!(v["channels"]["phone"]["offered"], generated, "{format}");
@@ -413,13 +397,7 @@ fn a_last_line_still_being_written_is_read_only_when_complete() {
         + "25|1";
     let partial = write(dir.path(), "queue_log.partial", &cut);
     let complete = write(dir.path(), "queue_log", &whole);
-    let data = env.data_dir.path().display().to_string();
-    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
-    let run = |rest: &[&str]| {
-        let mut a = base.to_vec();
-        a.extend(rest);
-        kefu(&a)
-    };
+    let run = |rest: &[&str]| on(&env, rest);
     assert!(run(&["contract", "load", "contract.toml"]).status.success());
     let first = run(&["import", "--format", "queue-log", &partial]);
     assert!(first.status.success(), "{}", text(&first.stderr));
@@ -458,13 +436,7 @@ fn the_same_csv_through_a_renamed_mapping_stores_nothing_twice() {
     let mut bytes = std::fs::read(&copy).unwrap_or_default();
     bytes.extend_from_slice(b"\r\n");
     std::fs::write(&copy, bytes).unwrap_or_else(|e| panic!("{e}"));
-    let data = env.data_dir.path().display().to_string();
-    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
-    let run = |rest: &[&str]| {
-        let mut a = base.to_vec();
-        a.extend(rest);
-        kefu(&a)
-    };
+    let run = |rest: &[&str]| on(&env, rest);
     assert!(run(&["contract", "load", "contract.toml"]).status.success());
     let first = run(&[
         "import",
@@ -496,13 +468,7 @@ fn the_same_csv_through_a_renamed_mapping_stores_nothing_twice() {
 fn a_file_of_the_wrong_format_is_refused_and_can_be_imported_right_afterwards() {
     let env = common::sqlite_env();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let data = env.data_dir.path().display().to_string();
-    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
-    let run = |rest: &[&str]| {
-        let mut a = base.to_vec();
-        a.extend(rest);
-        kefu(&a)
-    };
+    let run = |rest: &[&str]| on(&env, rest);
     let cdr = dir.path().join("Master.csv").display().to_string();
     let made = kefu(&[
         "generate",
@@ -552,9 +518,11 @@ async fn ctrl_c_stops_an_import_that_the_same_command_then_finishes() {
     let log = write(dir.path(), "queue_log", &many_calls(CALLS));
     let data = env.data_dir.path().display().to_string();
     let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
-    let mut load = base.to_vec();
-    load.extend(["contract", "load", "contract.toml"]);
-    assert!(kefu(&load).status.success());
+    assert!(
+        on(&env, &["contract", "load", "contract.toml"])
+            .status
+            .success()
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_kefu"))
         .args(base)
         .args(["import", "--format", "queue-log", &log])
@@ -583,9 +551,7 @@ async fn ctrl_c_stops_an_import_that_the_same_command_then_finishes() {
             text(&out.stderr)
         );
     }
-    let mut again = base.to_vec();
-    again.extend(["import", "--format", "queue-log", log.as_str()]);
-    let o = kefu(&again);
+    let o = on(&env, &["import", "--format", "queue-log", &log]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(counts(&env.url).await.0, i64::from(CALLS));
 }
@@ -609,13 +575,7 @@ async fn agent_events_are_stored_once() {
         file.as_str(),
     ]);
     assert!(made.status.success());
-    let data = env.data_dir.path().display().to_string();
-    let base = ["--db", env.url.as_str(), "--data-dir", data.as_str()];
-    let run = |rest: &[&str]| {
-        let mut a = base.to_vec();
-        a.extend(rest);
-        kefu(&a)
-    };
+    let run = |rest: &[&str]| on(&env, rest);
     assert!(run(&["contract", "load", "contract.toml"]).status.success());
     let first = run(&["import", "--format", "queue-log", &file]);
     let said = text(&first.stdout);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use kefu_core::calendar::HolidayCalendar;
-use kefu_core::contract::{ChannelKind, Metric};
+use kefu_core::contract::{ChannelKind, ConnectionRateFormula};
 use kefu_core::phone::aggregate::{PhoneAggregates, PhoneBucket, WaitHistogram};
 use kefu_core::phone::budget::{
     Budget, ForecastMethod, RatioBudget, WaitBudget, forecast_offered, period_budgets,
@@ -211,6 +211,14 @@ pub struct Definition {
     pub en: String,
 }
 
+/// The name a setting has in the contract document and the JSON (its serde name).
+fn serde_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn r6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -284,10 +292,7 @@ fn target_line(v: &TargetVerdict) -> TargetLine {
         value_text,
         met: v.met,
         binding: v.binding,
-        assessed: serde_json::to_value(v.assessed)
-            .ok()
-            .and_then(|j| j.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        assessed: serde_name(&v.assessed),
         shortfall: v.shortfall.map(|s| match s {
             Shortfall::Points(p) => format!("{} percentage points below", p.round_dp(2)),
             Shortfall::Seconds(s) => format!("{} s above", s.round_dp(2)),
@@ -362,11 +367,10 @@ fn definitions(s: &MetricSettings, c: &kefu_core::contract::Contract) -> Vec<Def
         Some(_) => "the phone channel's service hours".to_owned(),
         None => "—".to_owned(),
     };
-    let formula = serde_json::to_value(s.connection_rate_formula)
-        .ok()
-        .and_then(|j| j.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let excl = formula.ends_with("less_short_abandons");
+    let excl = matches!(
+        s.connection_rate_formula,
+        ConnectionRateFormula::AnsweredOverOfferedLessShortAbandons
+    );
     vec![
         Definition {
             term: "offered".into(),
@@ -623,16 +627,6 @@ pub async fn phone_quality_report(
         .collect();
 
     let name = |o: Option<String>| o.unwrap_or_else(|| "—".to_owned());
-    let enum_name = |v: serde_json::Result<serde_json::Value>| {
-        v.ok()
-            .and_then(|j| j.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    let has_phone_targets = contract.channel(ChannelKind::Phone).is_some_and(|ch| {
-        ch.targets
-            .iter()
-            .any(|t| !matches!(t.metric, Metric::EmailReplyTime { .. }))
-    });
     let phone = PhoneSection {
         offered: f.offered,
         answered: f.answered,
@@ -645,7 +639,7 @@ pub async fn phone_quality_report(
         exited_with_key: f.exited_with_key,
         unknown: f.unknown,
         connection_rate: ratio(f.connection_rate),
-        connection_rate_formula: enum_name(serde_json::to_value(s.connection_rate_formula)),
+        connection_rate_formula: serde_name(&s.connection_rate_formula),
         connection_rate_exact: exact(f.connection_rate),
         asa_seconds: secs(f.average_speed_of_answer),
         asa_exact: f.average_speed_of_answer.map(|m| Exact {
@@ -654,7 +648,7 @@ pub async fn phone_quality_report(
         }),
         service_level: ServiceLevel {
             threshold_seconds: s.service_level_within.secs(),
-            formula: enum_name(serde_json::to_value(s.service_level_formula)),
+            formula: serde_name(&s.service_level_formula),
             value: ratio(f.service_level),
             exact: exact(f.service_level),
         },
@@ -664,11 +658,8 @@ pub async fn phone_quality_report(
         average_handle_seconds: secs(f.average_handle),
         longest_wait_seconds: f.longest_wait_ms.map(|ms| ms as f64 / 1000.0),
         calls_outside_hours: aggs.outside_hours(),
-        targets: if has_phone_targets {
-            pv.verdicts.iter().map(target_line).collect()
-        } else {
-            Vec::new()
-        },
+        // The verdicts are those of the phone channel's targets, none when it has none.
+        targets: pv.verdicts.iter().map(target_line).collect(),
         days: per_day(&aggs, range, &s)
             .iter()
             .map(|d| day_line(d.date, &d.figures))

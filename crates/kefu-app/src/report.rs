@@ -12,7 +12,7 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use kefu_core::calendar::HolidayCalendar;
-use kefu_core::contract::{ChannelKind, ConnectionRateFormula};
+use kefu_core::contract::{ChannelKind, ConnectionRateFormula, setting_name};
 use kefu_core::phone::aggregate::{PhoneAggregates, PhoneBucket, WaitHistogram};
 use kefu_core::phone::budget::{
     Budget, ForecastMethod, RatioBudget, WaitBudget, forecast_offered, period_budgets,
@@ -211,14 +211,6 @@ pub struct Definition {
     pub en: String,
 }
 
-/// The name a setting has in the contract document and the JSON (its serde name).
-fn serde_name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|j| j.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn r6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -292,7 +284,7 @@ fn target_line(v: &TargetVerdict) -> TargetLine {
         value_text,
         met: v.met,
         binding: v.binding,
-        assessed: serde_name(&v.assessed),
+        assessed: setting_name(&v.assessed),
         shortfall: v.shortfall.map(|s| match s {
             Shortfall::Points(p) => format!("{} percentage points below", p.round_dp(2)),
             Shortfall::Seconds(s) => format!("{} s above", s.round_dp(2)),
@@ -639,7 +631,7 @@ pub async fn phone_quality_report(
         exited_with_key: f.exited_with_key,
         unknown: f.unknown,
         connection_rate: ratio(f.connection_rate),
-        connection_rate_formula: serde_name(&s.connection_rate_formula),
+        connection_rate_formula: setting_name(&s.connection_rate_formula),
         connection_rate_exact: exact(f.connection_rate),
         asa_seconds: secs(f.average_speed_of_answer),
         asa_exact: f.average_speed_of_answer.map(|m| Exact {
@@ -648,7 +640,7 @@ pub async fn phone_quality_report(
         }),
         service_level: ServiceLevel {
             threshold_seconds: s.service_level_within.secs(),
-            formula: serde_name(&s.service_level_formula),
+            formula: setting_name(&s.service_level_formula),
             value: ratio(f.service_level),
             exact: exact(f.service_level),
         },

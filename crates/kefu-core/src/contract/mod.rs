@@ -25,6 +25,15 @@ use reader::{Obj, array, date, integer, string};
 use source::{Loc, Report};
 use tree::Table;
 
+/// The name a setting's value has in the contract document (its serde name), e.g.
+/// `billing_period` for `Assessment::BillingPeriod`.
+pub fn setting_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// A supplementary agreement (补充协议), as written in its own file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Amendment {

@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use kefu_core::calendar::ServiceHours;
-use kefu_core::contract::{Channel, Contract, Metric, Party, PenaltyFormula, Step, Terms};
+use kefu_core::contract::{
+    Channel, Contract, Metric, Party, PenaltyFormula, Step, Terms, setting_name,
+};
 
 pub(crate) fn terms_text(t: &Terms<'_>) -> String {
     let c: &Contract = t.contract;
@@ -80,7 +82,7 @@ pub(crate) fn terms_text(t: &Terms<'_>) -> String {
         b.late_payment_cap
             .map(|p| format!(", capped at {p}"))
             .unwrap_or_default(),
-        name(&b.rounding)
+        setting_name(&b.rounding)
     );
 
     let _ = writeln!(o, "\nPenalties (违约金)");
@@ -110,7 +112,7 @@ pub(crate) fn terms_text(t: &Terms<'_>) -> String {
             o,
             "  [{}] {}{target}: {formula}{cap}{}",
             p.clause,
-            name(&p.breach),
+            setting_name(&p.breach),
             mark(&format!("penalties.{i}"))
         );
     }
@@ -217,7 +219,7 @@ fn channel_text(o: &mut String, ch: &Channel, currency: &str, mark: impl Fn(&str
             } => {
                 format!(
                     "connection rate ≥ {min} ({}, short abandon < {short_abandon})",
-                    name(formula)
+                    setting_name(formula)
                 )
             }
             Metric::AverageSpeedOfAnswer { max } => format!("average speed of answer ≤ {max}"),
@@ -225,14 +227,17 @@ fn channel_text(o: &mut String, ch: &Channel, currency: &str, mark: impl Fn(&str
                 min,
                 within,
                 formula,
-            } => format!("service level ≥ {min} within {within} ({})", name(formula)),
+            } => format!(
+                "service level ≥ {min} within {within} ({})",
+                setting_name(formula)
+            ),
             Metric::ChatResponseTime {
                 max,
                 definition,
                 include_automatic_replies,
             } => format!(
                 "average response time ≤ {max} ({}{})",
-                name(definition),
+                setting_name(definition),
                 if *include_automatic_replies {
                     ", automatic replies count"
                 } else {
@@ -245,7 +250,7 @@ fn channel_text(o: &mut String, ch: &Channel, currency: &str, mark: impl Fn(&str
                 min_share,
             } => format!(
                 "{min_share} of emails replied within {max} ({} clock)",
-                name(clock)
+                setting_name(clock)
             ),
             Metric::AnswerAccuracy { min, confidence } => {
                 format!("answer accuracy ≥ {min} (judged at {confidence} confidence)")
@@ -255,13 +260,13 @@ fn channel_text(o: &mut String, ch: &Channel, currency: &str, mark: impl Fn(&str
             o,
             "      target [{}] {text}, assessed per {}{}",
             t.clause,
-            name(&t.assessed),
+            setting_name(&t.assessed),
             mark(&format!("targets.{}", t.name()))
         );
     }
     let f = &ch.fee;
     let inc = match (f.increment, f.increment_rounding) {
-        (Some(i), Some(r)) => format!(", each item rounded {} to {i}", name(&r)),
+        (Some(i), Some(r)) => format!(", each item rounded {} to {i}", setting_name(&r)),
         _ => String::new(),
     };
     let _ = writeln!(
@@ -269,17 +274,9 @@ fn channel_text(o: &mut String, ch: &Channel, currency: &str, mark: impl Fn(&str
         "      fee [{}] {} {currency} per {}{inc}{}",
         f.clause,
         f.rate,
-        name(&f.unit),
+        setting_name(&f.unit),
         mark("fee")
     );
-}
-
-/// The name a setting has in the contract document (its serde name), e.g. `billing_period`.
-fn name<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|j| j.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 fn join(ws: &[kefu_core::calendar::Window]) -> String {

@@ -90,7 +90,11 @@ pub(crate) fn terms_text(t: &Terms<'_>) -> String {
         let formula = match &p.formula {
             PenaltyFormula::PercentOfFeePerStep { rate, step } => {
                 let step = match step {
-                    Step::Points(s) => format!("{s} point"),
+                    Step::Points(s) if s.points() == rust_decimal::Decimal::ONE => {
+                        "percentage point".to_owned()
+                    }
+                    Step::Points(s) => format!("{} percentage points", s.points()),
+                    Step::Time(d) if d.as_millis() == 1000 => "second".to_owned(),
                     Step::Time(d) => d.to_string(),
                 };
                 format!("{rate} of the channel's monthly fee per started {step} of shortfall")

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use kefu_channels::phone::source::{AgentEventKind, Item, RecordReader, RejectedRow};
 use kefu_store::{BatchState, ContractId, ImportSource, ImportStart, NewCall, Store};
-use sha2::{Digest, Sha256};
 
 use crate::AppError;
 
@@ -46,7 +45,7 @@ impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
             strict: false,
-            chunk_calls: 5_000,
+            chunk_calls: 12_000,
             actor: "kefu".to_owned(),
             bucket_plan: None,
         }
@@ -102,6 +101,8 @@ pub struct ImportSummary {
 
 struct Chunk {
     calls: Vec<NewCall>,
+    /// The calls made ready for the store on the reading thread.
+    prepared: Option<kefu_store::PreparedCalls>,
     rejected: Vec<RejectedRow>,
     agent_events: Vec<kefu_store::NewAgentEvent>,
     resume_offset: u64,
@@ -113,11 +114,13 @@ struct Chunk {
     end: Option<ImportEnd>,
 }
 
-/// Hex SHA-256 and size of a file, read in 1 MiB blocks.
+/// Digest (`blake3:<hex>`) and size of a file, read in 1 MiB blocks. BLAKE3 rather than
+/// SHA-256: the import cannot start before it knows whether it saw the file, and SHA-256 of
+/// a 700 MB month took a second of that (`b3sum` computes the same digest).
 pub fn file_digest(path: &Path) -> Result<(String, u64), AppError> {
     let mut f = File::open(path)
         .map_err(|e| AppError::User(format!("{}: cannot read: {e}", path.display())))?;
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -130,7 +133,7 @@ pub fn file_digest(path: &Path) -> Result<(String, u64), AppError> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok((format!("blake3:{}", hasher.finalize().to_hex()), size))
 }
 
 /// Imports one file into a contract's calls.
@@ -145,12 +148,12 @@ pub async fn import_file(
 ) -> Result<ImportSummary, AppError> {
     let started = Instant::now();
     let source_name = path.display().to_string();
-    let (sha256, size) = file_digest(path)?;
+    let (digest, size) = file_digest(path)?;
     let src = ImportSource {
         contract_id,
         format,
         source_name: &source_name,
-        sha256: &sha256,
+        digest: &digest,
         size,
     };
     let (batch, resumed) = match store.begin_import(&src, &opts.actor).await? {
@@ -190,17 +193,28 @@ pub async fn import_file(
     };
     let reader = make_reader(input, from).map_err(AppError::User)?;
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
+    // Three stages, each on its own thread: reading (parse, assemble calls), preparing
+    // (encode, compress, encrypt, fold into buckets: pure computation), and writing (this
+    // task). A chunk can fail to be prepared (the writer then does it and says why).
+    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(1);
     let strict = opts.strict;
     let chunk_calls = opts.chunk_calls.max(1);
-    // Encrypting callers is pure computation: do it on the reading thread, beside the writer.
-    let sealer = store.clone();
-    let sealed_format = format.to_owned();
-    let seal = move |call: &kefu_core::phone::CallRecord| {
-        sealer.seal_caller(contract_id, &sealed_format, call).ok()
-    };
+    let preparer = store.clone();
+    let plan = opts.bucket_plan.clone();
+    let batch_id = batch.id;
     let reader_thread =
-        std::thread::spawn(move || read_chunks(reader, tx, strict, chunk_calls, seal));
+        std::thread::spawn(move || read_chunks(reader, raw_tx, strict, chunk_calls));
+    let prepare_thread = std::thread::spawn(move || {
+        for mut chunk in raw_rx {
+            chunk.prepared = preparer
+                .prepare_calls(batch_id, &chunk.calls, plan.as_ref())
+                .ok();
+            if tx.blocking_send(chunk).is_err() {
+                return; // the writer stopped (a database error); it reports why
+            }
+        }
+    });
 
     let mut summary = ImportSummary {
         source: source_name.clone(),
@@ -221,7 +235,7 @@ pub async fn import_file(
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     loop {
-        let chunk = tokio::select! {
+        let mut chunk = tokio::select! {
             c = rx.recv() => match c {
                 Some(c) => c,
                 None => break,
@@ -259,6 +273,7 @@ pub async fn import_file(
                 &progress,
                 opts.bucket_plan.as_ref(),
                 &chunk.agent_events,
+                chunk.prepared.take(),
             )
             .await
         {
@@ -283,6 +298,7 @@ pub async fn import_file(
         }
     }
     drop(rx);
+    let _ = prepare_thread.join();
     let _ = reader_thread.join();
     if let Some(e) = failure {
         // The checkpoint of the last committed chunk stands; the next run resumes there.
@@ -323,13 +339,13 @@ pub async fn import_file(
 /// The reading side: runs on its own thread, cuts the stream into chunks.
 fn read_chunks(
     mut reader: Box<dyn RecordReader + Send>,
-    tx: tokio::sync::mpsc::Sender<Chunk>,
+    tx: std::sync::mpsc::SyncSender<Chunk>,
     strict: bool,
     chunk_calls: usize,
-    seal: impl Fn(&kefu_core::phone::CallRecord) -> Option<kefu_store::SealedCaller>,
 ) {
     let empty = |r: &dyn RecordReader| Chunk {
         calls: Vec::with_capacity(chunk_calls),
+        prepared: None,
         rejected: Vec::new(),
         agent_events: Vec::new(),
         resume_offset: r.resume_offset(),
@@ -349,7 +365,6 @@ fn read_chunks(
             Item::Call { call, span } => {
                 chunk.max_line = chunk.max_line.max(span.last_line);
                 chunk.calls.push(NewCall {
-                    sealed_caller: seal(&call),
                     call,
                     version: reader.item_version(),
                     first_line: i64::try_from(span.first_line).ok(),
@@ -391,7 +406,7 @@ fn read_chunks(
             chunk.bytes_read = reader.bytes_read();
             chunk.skipped = reader.skipped();
             let full = std::mem::replace(&mut chunk, empty(reader.as_ref()));
-            if tx.blocking_send(full).is_err() {
+            if tx.send(full).is_err() {
                 return; // the writer stopped (a database error); it reports why
             }
         }
@@ -400,5 +415,5 @@ fn read_chunks(
     chunk.resume_line = reader.resume_line();
     chunk.bytes_read = reader.bytes_read();
     chunk.skipped = reader.skipped();
-    let _ = tx.blocking_send(chunk);
+    let _ = tx.send(chunk);
 }

@@ -51,7 +51,7 @@ pub(crate) async fn insert_agent_events(
                     .push_bind(batch.clone())
                     .push_bind(e.line);
             });
-            qb.push(" ON CONFLICT (contract_id, source_format, agent, at, kind, queue) DO NOTHING");
+            qb.push(" ON CONFLICT (contract_id, at, agent, kind, queue, source_format) DO NOTHING");
             qb.build().execute(&mut *conn).await?.rows_affected()
         });
     }

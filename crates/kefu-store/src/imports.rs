@@ -6,7 +6,7 @@
 use kefu_core::phone::CallRecord;
 
 use crate::agent_events::{NewAgentEvent, insert_agent_events};
-use crate::calls::{ChunkOutcome, NewCall, insert_calls};
+use crate::calls::{ChunkOutcome, NewCall, PreparedCalls, insert_calls};
 use crate::db::{micros_to_timestamp, now_micros};
 use crate::error::StoreError;
 use crate::ids::{ContractId, ImportBatchId};
@@ -21,8 +21,8 @@ pub struct ImportSource<'a> {
     pub format: &'a str,
     /// The path as the user gave it (for messages and the audit log).
     pub source_name: &'a str,
-    /// Hex SHA-256 of the whole file.
-    pub sha256: &'a str,
+    /// Digest of the whole file, naming its algorithm: `blake3:<hex>`.
+    pub digest: &'a str,
     pub size: u64,
 }
 
@@ -132,18 +132,18 @@ impl Store {
                 "SELECT id, state, source_name, format, started_at, resume_offset, resume_line,
                         rows_read, rows_ok, rows_rejected, rows_skipped, read_offset
                  FROM import_batches
-                 WHERE contract_id = $1 AND format = $2 AND source_sha256 = $3"
+                 WHERE contract_id = $1 AND format = $2 AND source_digest = $3"
             ))
             .bind(&cid)
             .bind(src.format)
-            .bind(src.sha256)
+            .bind(src.digest)
             .fetch_optional(&mut *conn)
             .await?
         });
         let detail = serde_json::json!({
             "format": src.format,
             "source": src.source_name,
-            "sha256": src.sha256,
+            "digest": src.digest,
             "size": src.size,
         });
         let start = match found {
@@ -178,7 +178,7 @@ impl Store {
                 on_tx!(&mut tx, conn => {
                     sqlx::query(sql!(
                         "INSERT INTO import_batches
-                            (id, contract_id, format, source_name, source_sha256, source_size,
+                            (id, contract_id, format, source_name, source_digest, source_size,
                              started_at, state)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, 'running')"
                     ))
@@ -186,7 +186,7 @@ impl Store {
                     .bind(&cid)
                     .bind(src.format)
                     .bind(src.source_name)
-                    .bind(src.sha256)
+                    .bind(src.digest)
                     .bind(to_i64(src.size))
                     .bind(now)
                     .execute(&mut *conn)
@@ -223,7 +223,8 @@ impl Store {
 
     /// Stores a chunk of calls and the run's checkpoint in one transaction. With a bucket
     /// plan, the calls inserted are also folded into the phone buckets in the same
-    /// transaction (see [`crate::phone_buckets`]).
+    /// transaction (see [`crate::phone_buckets`]). `prepared` is what
+    /// [`Store::prepare_calls`] made of the same `calls` with the same `plan`, if anything.
     pub async fn commit_import_chunk(
         &self,
         batch: &ImportBatch,
@@ -231,8 +232,18 @@ impl Store {
         progress: &ImportProgress,
         plan: Option<&BucketPlan>,
         agent_events: &[NewAgentEvent],
+        prepared: Option<PreparedCalls>,
     ) -> Result<ChunkOutcome, StoreError> {
         let mut tx = self.db().begin().await?;
+        // Write first: on SQLite this takes the write lock now, so that what the chunk reads
+        // (stored keys, buckets) cannot change before it writes.
+        on_tx!(&mut tx, conn => {
+            sqlx::query(sql!("UPDATE import_batches SET state = 'running' WHERE id = $1"))
+                .bind(batch.id.text())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
         insert_agent_events(
             &mut tx,
             batch.contract_id,
@@ -248,6 +259,7 @@ impl Store {
             &batch.format,
             batch.id,
             calls,
+            prepared,
         )
         .await?;
         if let Some(plan) = plan {
@@ -262,6 +274,7 @@ impl Store {
                 &inserted,
                 &replaced,
                 &write.replaced_from,
+                write.prefolded,
             )
             .await?;
         }

@@ -61,8 +61,8 @@ pub(crate) async fn bind_key(db: &Db, data_dir: &Path) -> Result<FieldCipher, St
                     let (encrypted_rows,): (i64,) = on_db!(db, pool => {
                         sqlx::query_as(sql!(
                             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM customers LIMIT 1) AS a)
-                                  + (SELECT COUNT(*) FROM (SELECT 1 FROM calls
-                                        WHERE caller_enc IS NOT NULL LIMIT 1) AS b)
+                                  + (SELECT COUNT(*) FROM (SELECT 1 FROM call_segments
+                                        WHERE callers_enc IS NOT NULL LIMIT 1) AS b)
                                   + (SELECT COUNT(*) FROM (SELECT 1 FROM audit_log
                                         WHERE action IN ('key.generated', 'key.bound') LIMIT 1) AS c)"
                         ))

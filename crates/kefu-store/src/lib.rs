@@ -23,13 +23,14 @@ pub mod ids;
 pub mod imports;
 mod keycheck;
 pub mod phone_buckets;
+mod segment_codec;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use agent_events::NewAgentEvent;
 pub use audit::{AuditLog, AuditRecord, AuditVerification, BreakReason, NewAuditEntry};
-pub use calls::{ChunkOutcome, NewCall, SealedCaller, StoredCall};
+pub use calls::{ChunkOutcome, NewCall, PreparedCalls, StoredCall};
 pub use contacts::{Channel, ContactInsert, NewContact, NewContactEvent};
 pub use contracts::{
     ContractVersionRecord, NewContractVersion, SaveContractOutcome, SavedVersion, VersionKind,
@@ -51,6 +52,8 @@ pub struct Store {
     db: Db,
     cipher: Arc<FieldCipher>,
     key_path: PathBuf,
+    /// The keys of recently written call segments (see [`calls`]).
+    segment_keys: Arc<std::sync::Mutex<calls::SegmentKeys>>,
 }
 
 impl Store {
@@ -68,6 +71,7 @@ impl Store {
                 db,
                 cipher: Arc::new(cipher),
                 key_path: crypto::key_path(data_dir),
+                segment_keys: Arc::default(),
             }),
             Err(e) => {
                 db.close().await;

@@ -40,7 +40,6 @@ fn new(call: CallRecord, version: i64) -> NewCall {
         version,
         first_line: Some(1),
         last_line: Some(3),
-        sealed_caller: None,
     }
 }
 
@@ -71,7 +70,7 @@ fn source(contract_id: ContractId, sha: &str) -> ImportSource<'_> {
         contract_id,
         format: "queue_log",
         source_name: "queue_log",
-        sha256: sha,
+        digest: sha,
         size: 100,
     }
 }
@@ -102,12 +101,16 @@ async fn the_same_calls_imported_twice_are_stored_once() {
         ];
         let p = ImportProgress::default();
         let first = store
-            .commit_import_chunk(&batch, &calls, &p, None, &[])
+            .commit_import_chunk(&batch, &calls, &p, None, &[], None)
             .await
             .expect("chunk");
         assert_eq!((first.stored, first.unchanged), (2, 1));
+        // Prepared ahead as an importer does: the writer finds them stored and writes nothing.
+        let prepared = store
+            .prepare_calls(batch.id, &calls, None)
+            .expect("prepare");
         let again = store
-            .commit_import_chunk(&batch, &calls, &p, None, &[])
+            .commit_import_chunk(&batch, &calls, &p, None, &[], Some(prepared))
             .await
             .expect("chunk");
         assert_eq!((again.stored, again.unchanged), (0, 3));
@@ -125,16 +128,16 @@ async fn a_newer_version_of_a_call_replaces_the_older_and_never_the_reverse() {
         let waiting = call("ct-1", "2026-10-01T01:00:00Z", CallOutcome::Unknown);
         let answered = call("ct-1", "2026-10-01T01:00:00Z", CallOutcome::Answered);
         store
-            .commit_import_chunk(&batch, &[new(waiting.clone(), 1)], &p, None, &[])
+            .commit_import_chunk(&batch, &[new(waiting.clone(), 1)], &p, None, &[], None)
             .await
             .expect("v1");
         let up = store
-            .commit_import_chunk(&batch, &[new(answered.clone(), 2)], &p, None, &[])
+            .commit_import_chunk(&batch, &[new(answered.clone(), 2)], &p, None, &[], None)
             .await
             .expect("v2");
         assert_eq!(up.stored, 1);
         let back = store
-            .commit_import_chunk(&batch, &[new(waiting, 1)], &p, None, &[])
+            .commit_import_chunk(&batch, &[new(waiting, 1)], &p, None, &[], None)
             .await
             .expect("v1 again");
         assert_eq!(
@@ -165,14 +168,18 @@ async fn caller_numbers_are_stored_encrypted() {
         let batch = fresh(store, &source(cid, "cc")).await;
         let c = call("c1", "2026-10-01T01:00:00Z", CallOutcome::Answered);
         store
-            .commit_import_chunk(&batch, &[new(c, 0)], &ImportProgress::default(), None, &[])
+            .commit_import_chunk(&batch, &[new(c, 0)], &ImportProgress::default(), None, &[], None)
             .await
             .expect("chunk");
-        let raw: Vec<(Option<Vec<u8>>,)> = on_db!(store.db(), pool => {
-            sqlx::query_as(sql!("SELECT caller_enc FROM calls")).fetch_all(pool).await.expect("select")
+        let raw: Vec<(Vec<u8>, Option<Vec<u8>>)> = on_db!(store.db(), pool => {
+            sqlx::query_as(sql!("SELECT data, callers_enc FROM call_segments")).fetch_all(pool).await.expect("select")
         });
-        let bytes = raw[0].0.clone().expect("encrypted caller");
-        assert!(!bytes.windows(11).any(|w| w == b"13812345678"), "no plaintext number in the database");
+        let (data, callers) = raw[0].clone();
+        let callers = callers.expect("encrypted callers");
+        let plain = zstd::stream::decode_all(&data[..]).expect("segment data is zstd");
+        for bytes in [&callers, &plain] {
+            assert!(!bytes.windows(11).any(|w| w == b"13812345678"), "no plaintext number in the database");
+        }
         let without = store
             .calls_offered_between(cid, None, ts("2026-10-01T00:00:00Z"), ts("2026-10-02T00:00:00Z"), false)
             .await
@@ -207,6 +214,7 @@ async fn an_interrupted_run_resumes_from_its_checkpoint_and_a_finished_one_is_no
                 &checkpoint,
                 None,
                 &[],
+                None,
             )
             .await
             .expect("chunk");
@@ -290,7 +298,8 @@ async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
         };
         let first: Vec<NewCall> = (0..300).map(|i| new(make(i), 0)).collect();
         let p = ImportProgress::default();
-        store.commit_import_chunk(&batch, &first, &p, Some(&plan), &[]).await.expect("chunk 1");
+        let prepared = store.prepare_calls(batch.id, &first, Some(&plan)).expect("prepare 1");
+        store.commit_import_chunk(&batch, &first, &p, Some(&plan), &[], Some(prepared)).await.expect("chunk 1");
         // Overlap: 100 already stored, 100 new; one stored-as-unknown call now finished.
         let mut second: Vec<NewCall> = (200..400).map(|i| new(make(i), 0)).collect();
         let mut finished = make(5);
@@ -305,7 +314,8 @@ async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
         moved.answered_at = moved.answered_at.map(|t| t + day);
         moved.ended_at = moved.ended_at.map(|t| t + day);
         second.push(new(moved, 1));
-        let out = store.commit_import_chunk(&batch, &second, &p, Some(&plan), &[]).await.expect("chunk 2");
+        let prepared = store.prepare_calls(batch.id, &second, Some(&plan)).expect("prepare 2");
+        let out = store.commit_import_chunk(&batch, &second, &p, Some(&plan), &[], Some(prepared)).await.expect("chunk 2");
         assert_eq!(out.stored, 102, "100 new calls and two replacements");
 
         let folded: Vec<(i64,)> = on_db!(store.db(), pool => {

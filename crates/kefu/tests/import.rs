@@ -198,7 +198,7 @@ async fn counts(url: &str) -> (i64, i64) {
         Err(_) => return (0, 0),
     };
     let calls: Result<(i64,), _> = on_db!(&db, pool => {
-        sqlx::query_as(sql!("SELECT COUNT(*) FROM calls")).fetch_one(pool).await
+        sqlx::query_as(sql!("SELECT CAST(COALESCE(SUM(calls), 0) AS BIGINT) FROM call_segments")).fetch_one(pool).await
     });
     let ok: Result<(Option<i64>,), _> = on_db!(&db, pool => {
         sqlx::query_as(sql!("SELECT MAX(rows_ok) FROM import_batches")).fetch_one(pool).await

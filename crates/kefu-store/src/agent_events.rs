@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::ids::{ContractId, ImportBatchId};
 use crate::{Store, Tx, on_db, on_tx, sql};
 
-const ROWS_PER_STATEMENT: usize = 1_000;
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// One state change to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub(crate) async fn insert_agent_events(
     let cid = contract_id.text();
     let batch = batch.text();
     let mut stored = 0;
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+    for chunk in crate::db::statement_batches(events, ROWS_PER_STATEMENT) {
         stored += on_tx!(tx, conn => {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO agent_events (contract_id, source_format, at, agent, queue, kind, \

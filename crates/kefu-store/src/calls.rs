@@ -10,7 +10,7 @@
 //! a stored call (Amazon Connect's LastUpdateTimestamp), or a finished call where an open one
 //! was stored, rewrites the old call's segment without it and stores the new record.
 //!
-//! The caller's number is customer data: a segment's distinct numbers are encrypted as one
+//! The caller's number is customer data: a segment's numbers are encrypted as one
 //! value bound to the segment's id. There is no blind index: finding a number's calls means
 //! decrypting the caller lists of the period searched, which for a month of 3 million calls
 //! is some 36 MB of ciphertext, tens of milliseconds.

@@ -423,8 +423,50 @@ pub(crate) fn micros_to_timestamp(
     })
 }
 
+/// Cuts rows into batches for multi-row statements of a few fixed sizes (`full`, then a
+/// quarter of it, a sixteenth … down to one row), so that both engines reuse a handful of
+/// cached prepared statements instead of parsing a new text of another length for every call,
+/// and a remainder takes at most three statements of each smaller size.
+pub(crate) fn statement_batches<T>(rows: &[T], full: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    let mut size = full.max(1);
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        while size > 1 && rest.len() < size {
+            size /= 4;
+        }
+        let size = size.max(1);
+        let (batch, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        Some(batch)
+    })
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn statement_batches_keep_every_row_once_in_order_in_a_few_sizes() {
+        for n in 0usize..600 {
+            let rows: Vec<usize> = (0..n).collect();
+            let batches: Vec<&[usize]> = super::statement_batches(&rows, 256).collect();
+            assert!(
+                batches
+                    .iter()
+                    .all(|b| [256, 64, 16, 4, 1].contains(&b.len())),
+                "n = {n}"
+            );
+            for size in [64, 16, 4, 1] {
+                assert!(
+                    batches.iter().filter(|b| b.len() == size).count() <= 3,
+                    "n = {n}"
+                );
+            }
+            assert_eq!(batches.concat(), rows, "n = {n}");
+        }
+    }
 
     #[test]
     fn passwords_in_database_urls_are_never_printed() {

@@ -10,7 +10,7 @@ use crate::calls::{ChunkOutcome, NewCall, PreparedCalls, insert_calls};
 use crate::db::{micros_to_timestamp, now_micros};
 use crate::error::StoreError;
 use crate::ids::{ContractId, ImportBatchId};
-use crate::phone_buckets::{BucketPlan, fold_chunk};
+use crate::phone_buckets::{BucketPlan, flush_day, fold_chunk, lock_buckets};
 use crate::{NewAuditEntry, Store, audit::append_in_tx, on_db, on_tx, sql};
 
 /// The file being imported, identified by its content.
@@ -223,7 +223,8 @@ impl Store {
 
     /// Stores a chunk of calls and the run's checkpoint in one transaction. With a bucket
     /// plan, the calls inserted are also folded into the phone buckets in the same
-    /// transaction (see [`crate::phone_buckets`]). `prepared` is what
+    /// transaction (see [`crate::phone_buckets`]; a day's buckets are written once the run has
+    /// moved past the day, or by [`Store::finish_import`]). `prepared` is what
     /// [`Store::prepare_calls`] made of the same `calls` with the same `plan`, if anything.
     pub async fn commit_import_chunk(
         &self,
@@ -262,21 +263,32 @@ impl Store {
             prepared,
         )
         .await?;
+        let mut pending = None;
         if let Some(plan) = plan {
             let inserted: Vec<&CallRecord> =
                 write.inserted.iter().map(|&i| &calls[i].call).collect();
             let replaced: Vec<&CallRecord> =
                 write.replaced.iter().map(|&i| &calls[i].call).collect();
-            fold_chunk(
-                &mut tx,
-                batch.contract_id,
-                plan,
-                &inserted,
-                &replaced,
-                &write.replaced_from,
-                write.prefolded,
-            )
-            .await?;
+            // Taken out for the transaction; kept again only if it commits.
+            let before = self
+                .pending_buckets()
+                .lock()
+                .map(|mut p| p.take(batch.id))
+                .unwrap_or_default();
+            pending = Some(
+                fold_chunk(
+                    &mut tx,
+                    batch.contract_id,
+                    batch.id,
+                    before,
+                    plan,
+                    &inserted,
+                    &replaced,
+                    &write.replaced_from,
+                    write.prefolded,
+                )
+                .await?,
+            );
         }
         let outcome = write.outcome;
         let stored = progress.calls_stored + outcome.stored;
@@ -290,6 +302,9 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        if let (Some(days), Ok(mut p)) = (pending, self.pending_buckets().lock()) {
+            p.put_back(batch.id, days);
+        }
         Ok(outcome)
     }
 
@@ -304,6 +319,19 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.db().begin().await?;
         save_progress(&mut tx, batch.id, progress).await?;
+        // The buckets of the days this run folded and has not written yet.
+        let pending = self
+            .pending_buckets()
+            .lock()
+            .map(|mut p| p.take(batch.id))
+            .unwrap_or_default();
+        if !pending.is_empty() {
+            let cid = batch.contract_id.text();
+            lock_buckets(&mut tx, &cid).await?;
+            for (day, fold) in pending {
+                flush_day(&mut tx, &cid, &batch.id.text(), day, fold).await?;
+            }
+        }
         on_tx!(&mut tx, conn => {
             sqlx::query(sql!(
                 "UPDATE import_batches SET state = $1, finished_at = $2 WHERE id = $3"

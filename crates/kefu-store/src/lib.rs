@@ -54,6 +54,8 @@ pub struct Store {
     key_path: PathBuf,
     /// The keys of recently written call segments (see [`calls`]).
     segment_keys: Arc<std::sync::Mutex<calls::SegmentKeys>>,
+    /// Buckets folded by import runs, not written yet (see [`phone_buckets`]).
+    pending_buckets: Arc<std::sync::Mutex<phone_buckets::PendingBuckets>>,
 }
 
 impl Store {
@@ -72,6 +74,7 @@ impl Store {
                 cipher: Arc::new(cipher),
                 key_path: crypto::key_path(data_dir),
                 segment_keys: Arc::default(),
+                pending_buckets: Arc::default(),
             }),
             Err(e) => {
                 db.close().await;
@@ -115,6 +118,10 @@ impl Store {
     /// Where the data key file is.
     pub fn key_path(&self) -> &Path {
         &self.key_path
+    }
+
+    pub(crate) fn pending_buckets(&self) -> &std::sync::Mutex<phone_buckets::PendingBuckets> {
+        &self.pending_buckets
     }
 
     pub(crate) fn cipher(&self) -> &FieldCipher {

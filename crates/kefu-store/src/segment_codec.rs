@@ -3,7 +3,7 @@
 //! `docs/architecture.md`, "Calls are stored in segments").
 //!
 //! Pure functions, no I/O. The callers' numbers are not in the compressed payload: they are
-//! returned apart (one list of distinct numbers) so that the store can encrypt them as one
+//! returned apart (one list, in call order) so that the store can encrypt them as one
 //! value; each call refers to its caller by position in that list.
 //!
 //! Every read is bounds-checked: a damaged segment is an error naming what was wrong, never a
@@ -57,7 +57,7 @@ pub(crate) struct SegmentRow<'a> {
     pub last_line: Option<i64>,
 }
 
-/// What `encode` makes: the compressed columns and the serialised distinct callers (to be
+/// What `encode` makes: the compressed columns and the serialised callers list (to be
 /// encrypted by the caller of `encode`; empty list when no call has a number).
 #[derive(Debug)]
 pub(crate) struct Encoded {
@@ -119,10 +119,19 @@ struct Dict<'a> {
     list: Vec<&'a str>,
     pos: HashMap<&'a str, u64, foldhash::fast::RandomState>,
     refs: Vec<u64>,
+    /// The last value pushed and its reference: runs of one value (the import run, a queue)
+    /// skip the hash.
+    last: Option<(&'a str, u64)>,
 }
 
 impl<'a> Dict<'a> {
     fn push(&mut self, v: Option<&'a str>) {
+        if let (Some(s), Some((l, r))) = (v, self.last)
+            && s == l
+        {
+            self.refs.push(r);
+            return;
+        }
         let r = match v {
             None => 0,
             Some(s) => match self.pos.get(s) {
@@ -134,6 +143,22 @@ impl<'a> Dict<'a> {
                     i + 1
                 }
             },
+        };
+        if let Some(s) = v {
+            self.last = Some((s, r));
+        }
+        self.refs.push(r);
+    }
+
+    /// Appends a value without looking for an equal one (callers' numbers: mostly distinct,
+    /// so the lookup would cost more than the rare repeat saves).
+    fn push_new(&mut self, v: Option<&'a str>) {
+        let r = match v {
+            None => 0,
+            Some(s) => {
+                self.list.push(s);
+                self.list.len() as u64
+            }
         };
         self.refs.push(r);
     }
@@ -201,7 +226,7 @@ pub(crate) fn encode(calls: &[SegmentRow<'_>]) -> Result<Encoded, String> {
         agents.push(c.call.agent.as_deref());
         transfers.push(c.call.transferred_to.as_deref());
         batches.push(c.import_batch_id);
-        callers.push(c.call.caller.as_deref());
+        callers.push_new(c.call.caller.as_deref());
     }
     let mut out = Vec::with_capacity(calls.len() * 48 + 64);
     out.push(LAYOUT_V1);

@@ -262,8 +262,8 @@ async fn an_interrupted_run_resumes_from_its_checkpoint_and_a_finished_one_is_no
     .await;
 }
 
-/// Buckets kept up to date chunk by chunk (with duplicates and a replaced call in the
-/// mix) equal buckets rebuilt from the calls table from scratch.
+/// Buckets kept up to date by an import (with duplicates and a replaced call in the mix)
+/// equal buckets rebuilt from the stored calls from scratch.
 #[tokio::test]
 async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
     use kefu_core::phone::aggregate::Interval;
@@ -317,11 +317,13 @@ async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
         let prepared = store.prepare_calls(batch.id, &second, Some(&plan)).expect("prepare 2");
         let out = store.commit_import_chunk(&batch, &second, &p, Some(&plan), &[], Some(prepared)).await.expect("chunk 2");
         assert_eq!(out.stored, 102, "100 new calls and two replacements");
+        store.finish_import(&batch, &p, BatchState::Done, "tester").await.expect("finish");
 
-        let folded: Vec<(i64,)> = on_db!(store.db(), pool => {
-            sqlx::query_as(sql!("SELECT COUNT(*) FROM phone_buckets")).fetch_all(pool).await.expect("count")
+        // Days of replaced calls are left for a rebuild; the others were written by the import.
+        let marks: Vec<(i64,)> = on_db!(store.db(), pool => {
+            sqlx::query_as(sql!("SELECT COUNT(*) FROM phone_bucket_dirty_days WHERE pending_batch <> ''")).fetch_all(pool).await.expect("marks")
         });
-        assert!(folded[0].0 > 0, "the chunks themselves kept the buckets");
+        assert_eq!(marks[0].0, 0, "the finished import has no fold pending");
         let (d1, d2) = (jiff::civil::date(2026, 10, 30), jiff::civil::date(2026, 11, 5));
         let kept = store.phone_buckets(cid, &plan, d1, d2).await.expect("kept");
         // Another plan forces a rebuild from the calls; then back to this plan: rebuilt again.
@@ -337,6 +339,76 @@ async fn buckets_kept_at_import_agree_with_buckets_rebuilt_from_the_calls() {
         assert_eq!(offered, 400);
         let by_agent: u64 = kept.agent_days.iter().map(|(_, b)| b.offered).sum();
         assert_eq!(by_agent, 400);
+    })
+    .await;
+}
+
+/// An import writes a day's buckets once it has moved past the day (or ends); a report read
+/// in between rebuilds the days still open from the calls. Either way the buckets end exact,
+/// and a finished import leaves no day to rebuild.
+#[tokio::test]
+async fn buckets_written_as_an_import_moves_on_are_exact_even_with_a_read_in_between() {
+    use kefu_core::phone::aggregate::Interval;
+    use kefu_store::BucketPlan;
+    on_each_backend(async |store: &Store| {
+        let cid = contract(store).await;
+        let plan = BucketPlan {
+            interval: Interval::DEFAULT,
+            tz: jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"),
+        };
+        let batch = fresh(store, &source(cid, "ff")).await;
+        let start = ts("2026-10-01T00:00:00Z");
+        // 600 calls, one every 20 minutes: a little over eight days, in three chunks.
+        let all: Vec<NewCall> = (0..600i64)
+            .map(|i| {
+                let mut c = call(&format!("m{i}"), "2026-10-01T00:00:00Z", if i % 7 == 0 {
+                    CallOutcome::Abandoned
+                } else {
+                    CallOutcome::Answered
+                });
+                let shift = SignedDuration::from_mins(20 * i);
+                c.offered_at = start + shift;
+                c.answered_at = c.answered_at.map(|t| t + shift);
+                c.ended_at = c.ended_at.map(|t| t + shift);
+                new(c, 0)
+            })
+            .collect();
+        let p = ImportProgress::default();
+        let (d1, d2) = (jiff::civil::date(2026, 9, 30), jiff::civil::date(2026, 10, 12));
+        for (n, chunk) in all.chunks(200).enumerate() {
+            let prepared = store.prepare_calls(batch.id, chunk, Some(&plan)).expect("prepare");
+            store
+                .commit_import_chunk(&batch, chunk, &p, Some(&plan), &[], Some(prepared))
+                .await
+                .expect("chunk");
+            if n == 0 {
+                // A report in the middle of the import.
+                let mid = store.phone_buckets(cid, &plan, d1, d2).await.expect("mid");
+                let offered: u64 = mid.intervals.iter().map(|(_, b)| b.offered).sum();
+                assert_eq!(offered, 200, "a read during the import sees what is committed");
+            }
+        }
+        store
+            .finish_import(&batch, &p, BatchState::Done, "tester")
+            .await
+            .expect("finish");
+        let marks: Vec<(i64,)> = on_db!(store.db(), pool => {
+            sqlx::query_as(sql!("SELECT COUNT(*) FROM phone_bucket_dirty_days")).fetch_all(pool).await.expect("marks")
+        });
+        assert_eq!(marks[0].0, 0, "a finished import leaves no day to rebuild");
+        let kept = store.phone_buckets(cid, &plan, d1, d2).await.expect("kept");
+        let offered: u64 = kept.intervals.iter().map(|(_, b)| b.offered).sum();
+        assert_eq!(offered, 600);
+        let agent_offered: u64 = kept.agent_days.iter().map(|(_, b)| b.offered).sum();
+        assert_eq!(agent_offered, 600);
+        // Another plan forces a rebuild from the calls; back to this plan, rebuilt again.
+        let utc = BucketPlan {
+            interval: Interval::DEFAULT,
+            tz: jiff::tz::TimeZone::UTC,
+        };
+        store.phone_buckets(cid, &utc, d1, d2).await.expect("utc");
+        let rebuilt = store.phone_buckets(cid, &plan, d1, d2).await.expect("rebuilt");
+        assert_eq!(kept, rebuilt);
     })
     .await;
 }

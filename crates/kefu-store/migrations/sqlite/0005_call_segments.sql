@@ -29,7 +29,7 @@ CREATE TABLE call_segments (
     import_batch_id TEXT REFERENCES import_batches (id),
     -- zstd-compressed columns (layout in crates/kefu-store/src/segment_codec.rs).
     data            BLOB NOT NULL,
-    -- The callers' numbers, distinct, encrypted as one value bound to this segment's id.
+    -- The callers' numbers, encrypted as one value bound to this segment's id.
     callers_enc     BLOB
 );
 
@@ -60,3 +60,33 @@ ALTER TABLE agent_events_new RENAME TO agent_events;
 -- it knows whether the file was seen. Runs recorded before keep their SHA-256 as "sha256:<hex>".
 ALTER TABLE import_batches RENAME COLUMN source_sha256 TO source_digest;
 UPDATE import_batches SET source_digest = 'sha256:' || source_digest;
+
+-- Buckets are derived data: dropped here and rebuilt from the calls on the next read (no plan
+-- stored means "rebuild everything"). Their data is now binary (postcard), not JSON.
+DROP TABLE phone_buckets;
+DELETE FROM phone_bucket_dirty_days;
+DELETE FROM phone_bucket_plans;
+CREATE TABLE phone_buckets (
+    contract_id     TEXT NOT NULL REFERENCES contracts (id),
+    grain           TEXT NOT NULL CHECK (grain IN ('interval', 'agent_day')),
+    start_local     TEXT NOT NULL,  -- interval or day start, local civil time 'YYYY-MM-DDTHH:MM:SS'
+    queue           TEXT NOT NULL,  -- '' when the source did not say
+    agent           TEXT NOT NULL,  -- '' on interval rows, and when no agent answered
+    data            BLOB NOT NULL,  -- the PhoneBucket, postcard-encoded
+    PRIMARY KEY (contract_id, grain, start_local, queue, agent)
+);
+
+-- A day's mark now says why its buckets are not complete: '' = rebuild from the calls (a call
+-- was replaced), or the id of an import run that has folded calls of the day and will write
+-- them when it has moved past the day or ends (a run that dies leaves its mark: the day is
+-- rebuilt on the next read). Readers rebuild every marked day first.
+CREATE TABLE phone_bucket_dirty_days_new (
+    contract_id     TEXT NOT NULL REFERENCES contracts (id),
+    day             TEXT NOT NULL,
+    pending_batch   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (contract_id, day, pending_batch)
+);
+INSERT INTO phone_bucket_dirty_days_new (contract_id, day, pending_batch)
+    SELECT contract_id, day, '' FROM phone_bucket_dirty_days;
+DROP TABLE phone_bucket_dirty_days;
+ALTER TABLE phone_bucket_dirty_days_new RENAME TO phone_bucket_dirty_days;

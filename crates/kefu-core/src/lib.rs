@@ -1,6 +1,7 @@
 //! kefu-core: the pure domain of kefu — the contract document, business
 //! calendars, the phone channel's calls and service levels. No I/O, no async, no SQL.
 
+pub mod access;
 pub mod calendar;
 pub mod contract;
 pub mod mask;

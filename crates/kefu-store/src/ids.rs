@@ -95,6 +95,11 @@ id_type!(
     ImportBatchId,
     "import batch"
 );
+id_type!(
+    /// A person who signs in to kefu.
+    UserId,
+    "user"
+);
 
 /// Names a contract either by its number (as written on the paper contract) or by its id.
 #[derive(Debug, Clone, Copy)]

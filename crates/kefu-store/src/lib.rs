@@ -10,6 +10,7 @@
 //! * [`contracts`], [`customers`], [`contacts`] — rows ↔ domain values;
 //! * [`ids`] — typed UUIDv7 ids (stored as TEXT on both backends).
 
+pub mod accounts;
 pub mod agent_events;
 pub mod audit;
 pub mod calls;
@@ -39,7 +40,7 @@ pub use crypto::{FieldCipher, KeyId};
 pub use customers::CustomerPii;
 pub use db::{Backend, Db, Tx, default_database_url};
 pub use error::StoreError;
-pub use ids::{AgentId, ContactId, ContractId, ContractRef, CustomerId, ImportBatchId};
+pub use ids::{AgentId, ContactId, ContractId, ContractRef, CustomerId, ImportBatchId, UserId};
 pub use imports::{BatchState, ImportBatch, ImportProgress, ImportSource, ImportStart};
 pub use phone_buckets::{BucketPlan, PhoneBuckets};
 /// Re-exported so callers of `on_db!`/`on_tx!` use the same sqlx as this crate.

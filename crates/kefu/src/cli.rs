@@ -13,6 +13,7 @@ use crate::files;
 mod demo;
 mod pdf;
 mod phone_cmds;
+mod serve;
 mod show;
 mod store_cmds;
 
@@ -45,6 +46,41 @@ pub struct Global {
     /// Extra holiday-data files (one TOML per year) that add to or replace the built-in years.
     #[arg(long, env = "KEFU_HOLIDAYS_DIR", global = true)]
     pub holidays: Option<PathBuf>,
+    /// Which of the above were given (flag or environment) rather than defaulted.
+    #[arg(skip)]
+    pub explicit: Explicit,
+}
+
+/// Whether a global option was given on the command line or in the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Explicit {
+    pub database_url: bool,
+    pub data_dir: bool,
+}
+
+impl Explicit {
+    fn from_matches(m: &clap::ArgMatches) -> Explicit {
+        // Global options are seen by the subcommand's matches too; ask both.
+        let given = |id: &str| {
+            let mut all = vec![m];
+            if let Some((_, sub)) = m.subcommand() {
+                all.push(sub);
+            }
+            all.iter().any(|m| {
+                matches!(
+                    m.value_source(id),
+                    Some(
+                        clap::parser::ValueSource::CommandLine
+                            | clap::parser::ValueSource::EnvVariable
+                    )
+                )
+            })
+        };
+        Explicit {
+            database_url: given("database_url"),
+            data_dir: given("data_dir"),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,6 +111,8 @@ pub enum Command {
     Generate(GenerateCmd),
     /// A first look: the example contract, a generated month of calls, its quality report.
     Demo(demo::DemoArgs),
+    /// Run the web server: API, console, health (/healthz) and metrics (/metrics).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,7 +178,12 @@ impl From<anyhow::Error> for CmdError {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.global.explicit = Explicit::from_matches(&matches);
     match run(cli) {
         Ok(code) => code,
         Err(CmdError::User(UserError::Diagnostics(d))) => {
@@ -176,6 +219,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Calls(a) => phone_cmds::calls(&g, &a),
         Command::Generate(GenerateCmd::Calls(a)) => phone_cmds::generate_calls(&g, &a),
         Command::Demo(a) => demo::demo(&g, &a),
+        Command::Serve(a) => serve::serve(&g, &a),
     }
 }
 

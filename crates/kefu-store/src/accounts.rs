@@ -32,6 +32,29 @@ pub struct Account {
     pub disabled: bool,
 }
 
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    /// The one contract of a client viewer; `None` for provider staff.
+    pub contract_id: Option<ContractId>,
+    pub password: &'a str,
+    /// A password set by an administrator is changed by its owner at first sign-in.
+    pub must_change_password: bool,
+}
+
+/// At least 12 characters: length is what makes a password hard to guess.
+pub fn check_password_strength(password: &str) -> Result<(), StoreError> {
+    if password.chars().count() < 12 {
+        return Err(StoreError::Invalid(
+            "a password needs at least 12 characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// A random password of `len` letters and digits, without look-alikes (0/O, 1/l/I).
 fn generate_password(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -62,7 +85,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     }
 }
 
-type AccountRow = (
+pub(crate) type AccountRow = (
     String,
     String,
     String,
@@ -83,7 +106,7 @@ type AccountRowWithHash = (
     String,
 );
 
-fn account_from_row(row: AccountRow) -> Result<Account, StoreError> {
+pub(crate) fn account_from_row(row: AccountRow) -> Result<Account, StoreError> {
     let (id, username, display_name, role, contract_id, must_change, disabled_at) = row;
     Ok(Account {
         id: UserId::from_stored(&id)?,
@@ -156,6 +179,130 @@ impl Store {
             username,
             one_time_password: password,
         }))
+    }
+
+    /// Creates an account (by an administrator: `actor`). The user name must be new; a client
+    /// viewer needs its contract and nobody else has one.
+    pub async fn create_account(
+        &self,
+        actor: &str,
+        new: &NewAccount<'_>,
+    ) -> Result<Account, StoreError> {
+        let name = new.username.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(StoreError::Invalid(format!(
+                "username {:?}: expected 1 to 64 letters, digits, '.', '_' or '-'",
+                new.username
+            )));
+        }
+        if new.role.is_scoped_to_one_contract() != new.contract_id.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "role {}: {}",
+                new.role,
+                if new.role.is_scoped_to_one_contract() {
+                    "a client viewer reads one contract: name it"
+                } else {
+                    "only a client viewer is tied to one contract"
+                }
+            )));
+        }
+        check_password_strength(new.password)?;
+        let hash = hash_password(new.password)?;
+        let id = UserId::generate();
+        let mut tx = self.db().begin().await?;
+        let inserted = on_tx!(&mut tx, conn => {
+            sqlx::query(sql!(
+                "INSERT INTO users (id, username, display_name, role, contract_id, password_hash,
+                    must_change_password, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (username) DO NOTHING"
+            ))
+            .bind(id.text())
+            .bind(name)
+            .bind(new.display_name)
+            .bind(new.role.as_str())
+            .bind(new.contract_id.map(|c| c.text()))
+            .bind(&hash)
+            .bind(i64::from(new.must_change_password))
+            .bind(now_micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Err(StoreError::Invalid(format!("username {name:?} is taken")));
+        }
+        append_in_tx(
+            &mut tx,
+            NewAuditEntry {
+                actor: actor.to_owned(),
+                action: "user.created".to_owned(),
+                subject: format!("user:{name}"),
+                detail: serde_json::json!({
+                    "role": new.role.as_str(),
+                    "contract_id": new.contract_id.map(|c| c.to_string()),
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Account {
+            id,
+            username: name.to_owned(),
+            display_name: new.display_name.to_owned(),
+            role: new.role,
+            contract_id: new.contract_id,
+            must_change_password: new.must_change_password,
+            disabled: false,
+        })
+    }
+
+    /// Changes an account's own password (the current one must match); clears the
+    /// must-change flag. Returns false when the current password is wrong.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        current: &str,
+        new_password: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(account) = self.authenticate(username, current).await? else {
+            return Ok(false);
+        };
+        if current == new_password {
+            return Err(StoreError::Invalid(
+                "the new password must differ from the current one".to_owned(),
+            ));
+        }
+        check_password_strength(new_password)?;
+        let hash = hash_password(new_password)?;
+        let mut tx = self.db().begin().await?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query(sql!(
+                "UPDATE users SET password_hash = $1, must_change_password = 0 WHERE id = $2"
+            ))
+            .bind(&hash)
+            .bind(account.id.text())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        append_in_tx(
+            &mut tx,
+            NewAuditEntry {
+                actor: format!("user:{username}"),
+                action: "user.password_changed".to_owned(),
+                subject: format!("user:{username}"),
+                detail: serde_json::json!({}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Every account, by user name.

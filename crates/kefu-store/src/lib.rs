@@ -25,6 +25,7 @@ pub mod imports;
 mod keycheck;
 pub mod phone_buckets;
 mod segment_codec;
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

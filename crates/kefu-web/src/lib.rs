@@ -5,8 +5,11 @@
 //! Start-up goes through [`Server::bind`] both in `kefu serve` and in the tests (which listen
 //! on port 0), so the tests exercise the real path.
 
+mod api;
+pub mod auth;
 pub mod config;
 mod metrics;
+pub mod pages;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +34,7 @@ use metrics::Metrics;
 pub struct AppState {
     store: Store,
     metrics: Arc<Metrics>,
+    logins: Arc<auth::LoginLimiter>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -48,6 +52,7 @@ impl Server {
         let state = AppState {
             store,
             metrics: Arc::new(Metrics::new()),
+            logins: Arc::new(auth::LoginLimiter::default()),
         };
         Ok(Server {
             listener,
@@ -68,7 +73,9 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), String> {
-        axum::serve(self.listener, self.app)
+        // With the peer's address, for the sign-in rate limit.
+        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| format!("server error: {e}"))
@@ -124,6 +131,16 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_page).post(pages::login_submit))
+        .route("/logout", axum::routing::post(pages::logout))
+        .route(
+            "/account/password",
+            get(pages::password_page).post(pages::password_submit),
+        )
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/users", get(api::list_users).post(api::create_user))
+        .route("/api/v1/tokens", axum::routing::post(api::create_token))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -150,6 +167,17 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
         started.elapsed(),
     );
     response
+}
+
+/// A failure that is not the caller's: logged, and answered as a 500 without details.
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "internal error");
+    Problem {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        title: "Internal Server Error",
+        detail: "something went wrong on our side; the log has the details".to_owned(),
+    }
+    .into_response()
 }
 
 /// An error as `application/problem+json` (RFC 9457).

@@ -4,103 +4,11 @@
 #[path = "../../kefu-store/tests/common/mod.rs"]
 mod common;
 
-use std::net::SocketAddr;
+mod support;
 
 use common::on_each_backend;
 use kefu_store::Store;
-use kefu_web::{ServeConfig, Server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A response as the tests look at it.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 GET over a fresh connection (enough for these endpoints; no client library).
-async fn get(addr: SocketAddr, path: &str, extra: &[(&str, &str)]) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: dechunk(body),
-    }
-}
-
-/// Undoes chunked transfer encoding if the body uses it.
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    loop {
-        let Some((size, after)) = rest.split_once("\r\n") else {
-            return body.to_owned();
-        };
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            return body.to_owned();
-        };
-        if n == 0 {
-            return out;
-        }
-        let Some(chunk) = after.get(..n) else {
-            return body.to_owned();
-        };
-        out.push_str(chunk);
-        rest = after.get(n + 2..).unwrap_or("");
-    }
-}
-
-/// Starts a server on the store, runs `f` against it, then shuts it down gracefully.
-async fn with_server(store: &Store, f: impl AsyncFnOnce(SocketAddr)) {
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".to_owned(),
-        ..ServeConfig::default()
-    };
-    let server = Server::bind(&config, store.clone()).await.expect("bind");
-    let addr = server.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve_until(async {
-        let _ = stopped.await;
-    }));
-    f(addr).await;
-    let _ = stop.send(());
-    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), task)
-        .await
-        .expect("the server stops within 10 s");
-    assert!(
-        matches!(ended, Ok(Ok(()))),
-        "graceful shutdown ends cleanly"
-    );
-}
+use support::{get, with_server};
 
 #[tokio::test]
 async fn health_says_ok_when_the_database_answers() {

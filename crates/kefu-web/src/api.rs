@@ -1,0 +1,168 @@
+//! The REST API under `/api/v1`: JSON in and out, errors as problem+json.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kefu_core::access::Role;
+use kefu_store::accounts::{Account, NewAccount};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AdminOnly, AnyRole, Authorized};
+use crate::{AppState, Problem};
+
+#[derive(Serialize)]
+pub struct AccountJson {
+    id: String,
+    username: String,
+    display_name: String,
+    role: &'static str,
+    contract_id: Option<String>,
+    must_change_password: bool,
+    disabled: bool,
+}
+
+impl From<&Account> for AccountJson {
+    fn from(a: &Account) -> Self {
+        AccountJson {
+            id: a.id.to_string(),
+            username: a.username.clone(),
+            display_name: a.display_name.clone(),
+            role: a.role.as_str(),
+            contract_id: a.contract_id.map(|c| c.to_string()),
+            must_change_password: a.must_change_password,
+            disabled: a.disabled,
+        }
+    }
+}
+
+/// A JSON body whose mistakes (not JSON, wrong fields, wrong content type) are answered as
+/// problem+json naming what was wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    Json<T>: axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(Problem {
+                status: rejection.status(),
+                title: rejection
+                    .status()
+                    .canonical_reason()
+                    .unwrap_or("Bad Request"),
+                detail: rejection.body_text(),
+            }),
+        }
+    }
+}
+
+fn bad_request(detail: String) -> Response {
+    Problem {
+        status: StatusCode::BAD_REQUEST,
+        title: "Bad Request",
+        detail,
+    }
+    .into_response()
+}
+
+/// The signed-in account.
+pub async fn me(auth: Authorized<AnyRole>) -> Json<AccountJson> {
+    Json(AccountJson::from(&auth.user.account))
+}
+
+/// Every account (administrators).
+pub async fn list_users(_auth: Authorized<AdminOnly>, State(state): State<AppState>) -> Response {
+    match state.store.accounts().await {
+        Ok(list) => Json(list.iter().map(AccountJson::from).collect::<Vec<_>>()).into_response(),
+        Err(e) => crate::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserJson {
+    username: String,
+    display_name: String,
+    role: String,
+    contract_id: Option<String>,
+    password: String,
+}
+
+/// Creates an account (administrators); its owner changes the password at first sign-in.
+pub async fn create_user(
+    auth: Authorized<AdminOnly>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewUserJson>,
+) -> Response {
+    let Some(role) = Role::parse(&body.role) else {
+        return bad_request(format!(
+            "role: expected one of admin, supervisor, agent, qa_reviewer, client_viewer; found {:?}",
+            body.role
+        ));
+    };
+    let contract_id = match body.contract_id.as_deref().map(str::parse) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => return bad_request(format!("contract_id: {e}")),
+    };
+    let new = NewAccount {
+        username: &body.username,
+        display_name: &body.display_name,
+        role,
+        contract_id,
+        password: &body.password,
+        must_change_password: true,
+    };
+    let actor = format!("user:{}", auth.user.account.username);
+    match state.store.create_account(&actor, &new).await {
+        Ok(a) => (StatusCode::CREATED, Json(AccountJson::from(&a))).into_response(),
+        Err(e) if e.is_user_error() => bad_request(e.to_string()),
+        Err(e) => crate::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenJson {
+    name: String,
+}
+
+#[derive(Serialize)]
+pub struct TokenJson {
+    name: String,
+    /// Shown once: only its hash is stored.
+    token: String,
+}
+
+/// Creates an API token acting as the signed-in account.
+pub async fn create_token(
+    auth: Authorized<AnyRole>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewTokenJson>,
+) -> Response {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return bad_request("name: expected 1 to 100 characters".to_owned());
+    }
+    match state
+        .store
+        .create_api_token(auth.user.account.id, name)
+        .await
+    {
+        Ok(token) => (
+            StatusCode::CREATED,
+            Json(TokenJson {
+                name: name.to_owned(),
+                token,
+            }),
+        )
+            .into_response(),
+        Err(e) => crate::internal(e),
+    }
+}

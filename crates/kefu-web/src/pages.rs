@@ -1,0 +1,511 @@
+//! Server-rendered pages: sign-in, the console's home, changing one's password, sign-out.
+//! Every label in Simplified Chinese and English, chosen by `?lang=` or the browser's
+//! `Accept-Language`.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{AnyRole, Authorized, CSRF_COOKIE, SESSION_COOKIE, SignedIn, Via};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
+        match query {
+            Some("en") => return Lang::En,
+            Some("zh") => return Lang::Zh,
+            _ => {}
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // The first language the browser names that we have; Chinese when it names none.
+        for part in accept.split(',') {
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("zh") {
+                return Lang::Zh;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::Zh
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// A label in the page's language.
+fn t(lang: Lang, key: &str) -> &'static str {
+    let (zh, en) = match key {
+        "title.login" => ("登录", "Sign in"),
+        "username" => ("用户名", "User name"),
+        "password" => ("密码", "Password"),
+        "sign_in" => ("登录", "Sign in"),
+        "sign_out" => ("退出登录", "Sign out"),
+        "bad_login" => ("用户名或密码不正确。", "Wrong user name or password."),
+        "too_many" => (
+            "登录失败次数过多,请稍后再试。",
+            "Too many failed sign-ins; try again later.",
+        ),
+        "bad_form" => ("表单已过期,请重试。", "The form expired; please try again."),
+        "title.home" => ("客服工作台", "Console"),
+        "signed_in_as" => ("当前用户", "Signed in as"),
+        "role" => ("角色", "Role"),
+        "title.password" => ("修改密码", "Change password"),
+        "must_change" => (
+            "首次登录请先修改密码。",
+            "Please change your password before you go on.",
+        ),
+        "current_password" => ("当前密码", "Current password"),
+        "new_password" => (
+            "新密码(至少 12 个字符)",
+            "New password (12 characters or more)",
+        ),
+        "confirm_password" => ("确认新密码", "Confirm the new password"),
+        "save" => ("保存", "Save"),
+        "mismatch" => ("两次输入的新密码不一致。", "The new passwords differ."),
+        "wrong_current" => ("当前密码不正确。", "The current password is wrong."),
+        "changed" => ("密码已修改。", "Your password was changed."),
+        "coming" => (
+            "坐席队列、在线客服、监控大屏正在建设中;现可使用:",
+            "My queue, live chat and the wallboard are being built; available now:",
+        ),
+        _ => ("?", "?"),
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+fn role_label(lang: Lang, role: kefu_core::access::Role) -> &'static str {
+    use kefu_core::access::Role::*;
+    match (lang, role) {
+        (Lang::Zh, Admin) => "管理员",
+        (Lang::Zh, Supervisor) => "班组长",
+        (Lang::Zh, Agent) => "坐席",
+        (Lang::Zh, QaReviewer) => "质检员",
+        (Lang::Zh, ClientViewer) => "甲方查看",
+        (Lang::En, Admin) => "Administrator",
+        (Lang::En, Supervisor) => "Supervisor",
+        (Lang::En, Agent) => "Agent",
+        (Lang::En, QaReviewer) => "QA reviewer",
+        (Lang::En, ClientViewer) => "Client viewer",
+    }
+}
+
+/// Text made safe for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A local path to go to after signing in (never another site).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:0;background:#f5f6f8;color:#1d2330}\
+main{max-width:28rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}\
+main.wide{max-width:60rem}h1{font-size:1.4rem;margin-top:0}label{display:block;margin:.8rem 0 .3rem}\
+input{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #bbc;border-radius:4px}\
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;background:#1f5fbf;color:#fff;border:0;border-radius:4px;cursor:pointer}\
+.err{color:#b00020}.ok{color:#0a7a32}header{display:flex;justify-content:space-between;align-items:center}\
+nav a{margin-right:1rem}@media(max-width:32rem){main{margin:0;border-radius:0}}";
+
+fn page(lang: Lang, title: &str, wide: bool, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{} · kefu</title><style>{STYLE}</style></head><body><main{}>{body}</main></body></html>",
+        lang.code(),
+        escape(title),
+        if wide { " class=\"wide\"" } else { "" }
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    lang: Option<String>,
+    next: Option<String>,
+}
+
+fn with_cookie(mut r: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn login_form(lang: Lang, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = kefu_store::sessions::new_token();
+    let body = format!(
+        "<h1>kefu · {title}</h1>{err}\
+         <form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+         <label for=\"username\">{u}</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+         <label for=\"password\">{p}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">{s}</button></form>",
+        title = t(lang, "title.login"),
+        err = error.map_or(String::new(), |e| format!(
+            "<p class=\"err\" role=\"alert\">{}</p>",
+            escape(e)
+        )),
+        next = escape(next),
+        u = t(lang, "username"),
+        p = t(lang, "password"),
+        s = t(lang, "sign_in"),
+    );
+    let r = (status, page(lang, t(lang, "title.login"), false, &body)).into_response();
+    // Double-submit CSRF before there is a session: the form's value must equal the cookie's.
+    with_cookie(
+        r,
+        &format!("{CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict"),
+    )
+}
+
+pub async fn login_page(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    login_form(lang, &safe_next(q.next.as_deref()), None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let next = safe_next(form.next.as_deref());
+    let csrf_cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == CSRF_COOKIE)
+        .map(|(_, v)| v.to_owned());
+    if csrf_cookie.as_deref() != Some(form.csrf.as_str()) {
+        return login_form(
+            lang,
+            &next,
+            Some(t(lang, "bad_form")),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let user_key = format!("user:{}", form.username.trim().to_lowercase());
+    let keys = [user_key.clone(), format!("ip:{}", peer.ip())];
+    if let Some(wait) = state.logins.blocked(&keys) {
+        let mut r = login_form(
+            lang,
+            &next,
+            Some(t(lang, "too_many")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let account = match state
+        .store
+        .authenticate(form.username.trim(), &form.password)
+        .await
+    {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            state.logins.failed(&keys);
+            tracing::info!(user = %form.username.trim(), ip = %peer.ip(), "sign-in failed");
+            return login_form(
+                lang,
+                &next,
+                Some(t(lang, "bad_login")),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Err(e) => return crate::internal(e),
+    };
+    state.logins.succeeded(&user_key);
+    let session = match state.store.open_session(account.id).await {
+        Ok(s) => s,
+        Err(e) => return crate::internal(e),
+    };
+    let to = if account.must_change_password {
+        "/account/password".to_owned()
+    } else {
+        next
+    };
+    let r = Redirect::to(&to).into_response();
+    let r = with_cookie(
+        r,
+        &format!(
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+            session.token,
+            kefu_store::sessions::SESSION_MAX_MICROS / 1_000_000
+        ),
+    );
+    with_cookie(r, &format!("{CSRF_COOKIE}=; Path=/login; Max-Age=0"))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Via::Session { token, csrf_token } = &user.via else {
+        return Redirect::to("/login").into_response();
+    };
+    if form.csrf != *csrf_token {
+        return (StatusCode::FORBIDDEN, "wrong form token").into_response();
+    }
+    if let Err(e) = state.store.close_session(token).await {
+        return crate::internal(e);
+    }
+    with_cookie(
+        Redirect::to("/login").into_response(),
+        &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    )
+}
+
+fn csrf_of(user: &crate::auth::CurrentUser) -> &str {
+    match &user.via {
+        Via::Session { csrf_token, .. } => csrf_token,
+        Via::ApiToken => "",
+    }
+}
+
+fn sign_out_form(lang: Lang, csrf: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/logout\" style=\"margin:0\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\" style=\"margin:0\">{}</button></form>",
+        escape(csrf),
+        t(lang, "sign_out")
+    )
+}
+
+pub async fn home(
+    auth: Authorized<AnyRole>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let a = &auth.user.account;
+    let body = format!(
+        "<header><h1>kefu · {title}</h1>{out}</header>\
+         <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>\
+         <p>{coming}</p><nav><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
+         <a href=\"/healthz\">/healthz</a><a href=\"/metrics\">/metrics</a></nav>",
+        title = t(lang, "title.home"),
+        out = sign_out_form(lang, csrf_of(&auth.user)),
+        who = t(lang, "signed_in_as"),
+        name = escape(&a.display_name),
+        user = escape(&a.username),
+        role = t(lang, "role"),
+        rl = role_label(lang, a.role),
+        coming = t(lang, "coming"),
+        pw = t(lang, "title.password"),
+    );
+    page(lang, t(lang, "title.home"), true, &body).into_response()
+}
+
+fn password_form(
+    lang: Lang,
+    user: &crate::auth::CurrentUser,
+    msg: Option<(&str, bool)>,
+    status: StatusCode,
+) -> Response {
+    let must = if user.account.must_change_password {
+        format!("<p>{}</p>", t(lang, "must_change"))
+    } else {
+        String::new()
+    };
+    let msg = msg.map_or(String::new(), |(m, ok)| {
+        format!(
+            "<p class=\"{}\" role=\"alert\">{}</p>",
+            if ok { "ok" } else { "err" },
+            escape(m)
+        )
+    });
+    let body = format!(
+        "<header><h1>{title}</h1>{out}</header>{must}{msg}\
+         <form method=\"post\" action=\"/account/password\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label for=\"current\">{c}</label><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"new\">{n}</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" minlength=\"12\" required>\
+         <label for=\"confirm\">{cf}</label><input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" minlength=\"12\" required>\
+         <button type=\"submit\">{s}</button></form>",
+        title = t(lang, "title.password"),
+        out = sign_out_form(lang, csrf_of(user)),
+        csrf = escape(csrf_of(user)),
+        c = t(lang, "current_password"),
+        n = t(lang, "new_password"),
+        cf = t(lang, "confirm_password"),
+        s = t(lang, "save"),
+    );
+    (status, page(lang, t(lang, "title.password"), false, &body)).into_response()
+}
+
+pub async fn password_page(
+    SignedIn(user): SignedIn,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    password_form(lang, &user, None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+pub async fn password_submit(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    if form.csrf != csrf_of(&user) || csrf_of(&user).is_empty() {
+        return password_form(
+            lang,
+            &user,
+            Some((t(lang, "bad_form"), false)),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    if form.new != form.confirm {
+        return password_form(
+            lang,
+            &user,
+            Some((t(lang, "mismatch"), false)),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    match state
+        .store
+        .change_password(&user.account.username, &form.current, &form.new)
+        .await
+    {
+        Ok(true) => Redirect::to("/").into_response(),
+        Ok(false) => password_form(
+            lang,
+            &user,
+            Some((t(lang, "wrong_current"), false)),
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(e) if e.is_user_error() => password_form(
+            lang,
+            &user,
+            Some((&e.to_string(), false)),
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(e) => crate::internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_comes_from_the_query_then_the_browser_and_defaults_to_chinese() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::pick(None, &h), Lang::Zh);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("en-GB,en;q=0.9"),
+        );
+        assert_eq!(Lang::pick(None, &h), Lang::En);
+        assert_eq!(Lang::pick(Some("zh"), &h), Lang::Zh);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("fr,zh-CN;q=0.8"),
+        );
+        assert_eq!(Lang::pick(None, &h), Lang::Zh);
+    }
+
+    #[test]
+    fn after_sign_in_only_local_paths_are_followed() {
+        for (next, to) in [
+            (Some("/calls?day=1"), "/calls?day=1"),
+            (Some("https://evil.example/"), "/"),
+            (Some("//evil.example/"), "/"),
+            (Some("/\\evil"), "/"),
+            (None, "/"),
+        ] {
+            assert_eq!(safe_next(next), to);
+        }
+        assert_eq!(
+            escape("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
+    }
+}

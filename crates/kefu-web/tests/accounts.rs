@@ -1,0 +1,291 @@
+//! Accounts, sessions and roles through the real server, on SQLite and PostgreSQL: signing in
+//! through the form (CSRF, rate limit, first-password change), API tokens, and who gets 200,
+//! 401 and 403 on each endpoint.
+
+#[path = "../../kefu-store/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::net::SocketAddr;
+
+use common::on_each_backend;
+use kefu_core::access::Role;
+use kefu_store::accounts::NewAccount;
+use kefu_store::{NewContractVersion, Store, VersionKind};
+use support::{form, get, request, sign_in, with_server};
+
+const PASSWORD: &str = "a long enough password";
+
+async fn contract(store: &Store) -> kefu_store::ContractId {
+    store
+        .save_contract(
+            "HT-1",
+            "test",
+            &[NewContractVersion {
+                kind: VersionKind::Base,
+                label: "base".to_owned(),
+                effective_from: jiff::civil::date(2026, 1, 1),
+                document: "kefu = 1".to_owned(),
+                source_path: None,
+                amendment_number: None,
+            }],
+            "tester",
+        )
+        .await
+        .expect("contract")
+        .contract_id
+}
+
+/// One account per role, passwords already changed; returns an API token for each.
+async fn one_of_each(store: &Store) -> Vec<(Role, String)> {
+    let cid = contract(store).await;
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let name = format!("u-{}", role.as_str());
+        let a = store
+            .create_account(
+                "tester",
+                &NewAccount {
+                    username: &name,
+                    display_name: &name,
+                    role,
+                    contract_id: role.is_scoped_to_one_contract().then_some(cid),
+                    password: "first password 123",
+                    must_change_password: true,
+                },
+            )
+            .await
+            .expect("account");
+        assert!(
+            store
+                .change_password(&name, "first password 123", PASSWORD)
+                .await
+                .expect("change")
+        );
+        tokens.push((
+            role,
+            store.create_api_token(a.id, "test").await.expect("token"),
+        ));
+    }
+    tokens
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[tokio::test]
+async fn each_role_gets_what_its_role_allows_on_each_endpoint() {
+    on_each_backend(async |store: &Store| {
+        let tokens = one_of_each(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            // (method, path, body, status for: admin, supervisor, agent, qa, client, anonymous)
+            let new_user = r#"{"username":"made","display_name":"Made","role":"agent","password":"another long password"}"#;
+            let matrix: [(&str, &str, Option<&str>, [u16; 6]); 4] = [
+                ("GET", "/api/v1/me", None, [200, 200, 200, 200, 200, 401]),
+                ("GET", "/api/v1/users", None, [200, 403, 403, 403, 403, 401]),
+                ("POST", "/api/v1/users", Some(new_user), [201, 403, 403, 403, 403, 401]),
+                ("POST", "/api/v1/tokens", Some(r#"{"name":"ci"}"#), [201, 201, 201, 201, 201, 401]),
+            ];
+            for (method, path, body, expected) in matrix {
+                for (i, want) in expected.iter().enumerate() {
+                    let auth = tokens.get(i).map(|(_, t)| bearer(t));
+                    let headers: Vec<(&str, &str)> = auth
+                        .as_deref()
+                        .map(|a| vec![("Authorization", a)])
+                        .unwrap_or_default();
+                    // A second admin POST of the same user would be 400 (taken): use a fresh name.
+                    let body = body.map(|b| b.replace("\"made\"", &format!("\"made{i}\"")));
+                    let r = request(
+                        addr,
+                        method,
+                        path,
+                        &headers,
+                        body.as_deref().map(|b| ("application/json", b)),
+                    )
+                    .await;
+                    let who = tokens.get(i).map_or("anonymous", |(r, _)| r.as_str());
+                    assert_eq!(r.status, *want, "{method} {path} as {who}: {}", r.body);
+                    if r.status >= 400 {
+                        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+                    }
+                }
+            }
+            let me = get(addr, "/api/v1/me", &[("Authorization", &bearer(&tokens[4].1))]).await;
+            assert_eq!(me.json()["role"], "client_viewer");
+            assert!(me.json()["contract_id"].is_string(), "a client viewer is tied to its contract");
+            let bad = get(addr, "/api/v1/me", &[("Authorization", "Bearer kefu_not-a-token")]).await;
+            assert_eq!(bad.status, 401);
+            // Mistakes in a body are problem+json that says what is wrong.
+            let admin = bearer(&tokens[0].1);
+            for (body, status, says) in [
+                ("{not json", 400, "JSON"),
+                (r#"{"name":"x","extra":1}"#, 422, "extra"),
+                (r#"{"username":"q","display_name":"Q","role":"boss","password":"long enough password"}"#, 400, "role"),
+                (r#"{"username":"q","display_name":"Q","role":"agent","password":"short"}"#, 400, "12 characters"),
+            ] {
+                let path = if body.contains("username") { "/api/v1/users" } else { "/api/v1/tokens" };
+                let r = request(addr, "POST", path, &[("Authorization", &admin)], Some(("application/json", body))).await;
+                assert_eq!(r.status, status, "{body}: {}", r.body);
+                assert_eq!(r.header("content-type"), Some("application/problem+json"));
+                assert!(r.body.contains(says), "{body}: {}", r.body);
+            }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_changes_its_first_password_and_signs_out() {
+    on_each_backend(async |store: &Store| {
+        let first = store
+            .ensure_first_admin()
+            .await
+            .expect("bootstrap")
+            .expect("admin");
+        with_server(store, async |addr: SocketAddr| {
+            // Pages need a session: to the sign-in page, keeping where we were going.
+            let r = get(addr, "/", &[]).await;
+            assert_eq!(r.status, 303);
+            assert_eq!(r.header("location"), Some("/login?next=/"));
+            let page = get(addr, "/login", &[("Accept-Language", "zh-CN,zh;q=0.9")]).await;
+            assert!(page.body.contains("用户名") && page.body.contains("lang=\"zh-CN\""));
+            let page = get(addr, "/login?lang=en", &[]).await;
+            assert!(page.body.contains("User name"));
+
+            // A form without the matching CSRF cookie is refused.
+            let body = form(&[
+                ("username", "admin"),
+                ("password", &first.one_time_password),
+                ("csrf", "forged"),
+            ]);
+            let r = request(
+                addr,
+                "POST",
+                "/login",
+                &[],
+                Some(("application/x-www-form-urlencoded", &body)),
+            )
+            .await;
+            assert_eq!(r.status, 403);
+            assert!(r.cookie("kefu_session").is_none());
+
+            let r = sign_in(addr, "admin", &first.one_time_password).await;
+            assert_eq!(r.status, 303);
+            assert_eq!(
+                r.header("location"),
+                Some("/account/password"),
+                "first password must change"
+            );
+            let session = r.cookie("kefu_session").expect("session cookie");
+            let set = r
+                .headers
+                .iter()
+                .find(|(k, v)| {
+                    k.eq_ignore_ascii_case("set-cookie") && v.starts_with("kefu_session")
+                })
+                .map(|(_, v)| v.clone())
+                .expect("set-cookie");
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                "{set}"
+            );
+            let cookie = format!("kefu_session={session}");
+
+            // Until it is changed, nothing else opens.
+            let r = get(addr, "/api/v1/users", &[("Cookie", &cookie)]).await;
+            assert_eq!(r.status, 403);
+            let page = get(addr, "/account/password?lang=en", &[("Cookie", &cookie)]).await;
+            assert_eq!(page.status, 200);
+            let csrf = page
+                .body
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .expect("the form carries the session's CSRF token")
+                .to_owned();
+            let new_pw = "the administrator's own password";
+            let body = form(&[
+                ("csrf", &csrf),
+                ("current", &first.one_time_password),
+                ("new", new_pw),
+                ("confirm", new_pw),
+            ]);
+            let r = request(
+                addr,
+                "POST",
+                "/account/password",
+                &[("Cookie", &cookie)],
+                Some(("application/x-www-form-urlencoded", &body)),
+            )
+            .await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            let home = get(addr, "/?lang=en", &[("Cookie", &cookie)]).await;
+            assert_eq!(home.status, 200);
+            assert!(home.body.contains("Administrator"));
+
+            // The API with a session cookie: reads freely, writes only with the CSRF header.
+            let users = get(addr, "/api/v1/users", &[("Cookie", &cookie)]).await;
+            assert_eq!(users.status, 200);
+            let r = request(
+                addr,
+                "POST",
+                "/api/v1/tokens",
+                &[("Cookie", &cookie)],
+                Some(("application/json", r#"{"name":"x"}"#)),
+            )
+            .await;
+            assert_eq!(r.status, 403, "no x-csrf-token");
+            let r = request(
+                addr,
+                "POST",
+                "/api/v1/tokens",
+                &[("Cookie", &cookie), ("x-csrf-token", &csrf)],
+                Some(("application/json", r#"{"name":"x"}"#)),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+
+            // Sign out: the session no longer opens anything.
+            let body = form(&[("csrf", &csrf)]);
+            let r = request(
+                addr,
+                "POST",
+                "/logout",
+                &[("Cookie", &cookie)],
+                Some(("application/x-www-form-urlencoded", &body)),
+            )
+            .await;
+            assert_eq!(r.status, 303);
+            let r = get(addr, "/api/v1/me", &[("Cookie", &cookie)]).await;
+            assert_eq!(r.status, 401);
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_slowed_down() {
+    on_each_backend(async |store: &Store| {
+        let first = store
+            .ensure_first_admin()
+            .await
+            .expect("bootstrap")
+            .expect("admin");
+        with_server(store, async |addr: SocketAddr| {
+            for _ in 0..5 {
+                let r = sign_in(addr, "admin", "wrong password").await;
+                assert_eq!(r.status, 401);
+            }
+            // Even the right password waits now.
+            let r = sign_in(addr, "admin", &first.one_time_password).await;
+            assert_eq!(r.status, 429);
+            assert!(r.header("retry-after").is_some());
+            assert!(r.cookie("kefu_session").is_none());
+        })
+        .await;
+    })
+    .await;
+}

@@ -1,0 +1,169 @@
+//! For the server tests: start the real server on port 0, and a small HTTP/1.1 client (one
+//! request per connection) that is enough to look at status, headers and bodies.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::SocketAddr;
+
+use kefu_store::Store;
+use kefu_web::{ServeConfig, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value a `Set-Cookie` gives to `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, v)| v.split(';').next())
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &str)>,
+) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some((content_type, b)) = body {
+        req.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some((_, b)) = body {
+        req.push_str(b);
+    }
+    stream.write_all(req.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    Reply {
+        status,
+        headers,
+        body: if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+    }
+}
+
+pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
+    request(addr, "GET", path, headers, None).await
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        let Some(chunk) = after.get(..n) else {
+            break;
+        };
+        out.push_str(chunk);
+        rest = after.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+/// Form encoding of simple fields.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", kefu_web::pages::url_encode(v).replace('/', "%2F")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Starts a server on the store, runs `f` against it, then shuts it down gracefully.
+pub async fn with_server(store: &Store, f: impl AsyncFnOnce(SocketAddr)) {
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".to_owned(),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind(&config, store.clone()).await.expect("bind");
+    let addr = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    f(addr).await;
+    let _ = stop.send(());
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the server stops within 10 s");
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "graceful shutdown ends cleanly"
+    );
+}
+
+/// Signs in through the login form; returns the session cookie.
+pub async fn sign_in(addr: SocketAddr, username: &str, password: &str) -> Reply {
+    let page = get(addr, "/login", &[]).await;
+    let csrf = page
+        .cookie("kefu_csrf")
+        .expect("the login page sets its CSRF cookie");
+    let cookie = format!("kefu_csrf={csrf}");
+    let body = form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf", &csrf),
+        ("next", "/"),
+    ]);
+    request(
+        addr,
+        "POST",
+        "/login",
+        &[("Cookie", &cookie)],
+        Some(("application/x-www-form-urlencoded", &body)),
+    )
+    .await
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use kefu_core::calendar::HolidayCalendar;
 use kefu_core::contract::{self, ContractDocument, SourceFile};
-use kefu_store::{ContractId, Store, VersionKind};
+use kefu_store::{ContractId, NewContractVersion, Store, VersionKind};
 
 use crate::AppError;
 
@@ -89,4 +89,29 @@ pub fn bucket_plan(stored: &StoredContract) -> Result<kefu_store::BucketPlan, Ap
         interval,
         tz: base.time_zone.clone(),
     })
+}
+
+/// The versions to store for a validated contract document: its base text (as read from
+/// `base_file`) and each amendment it lists, under the path the base names it by.
+pub fn versions_of(doc: &ContractDocument, base_file: Option<String>) -> Vec<NewContractVersion> {
+    let base = doc.base();
+    let mut versions = vec![NewContractVersion {
+        kind: VersionKind::Base,
+        label: base.title.clone(),
+        effective_from: base.effective_from,
+        document: doc.base_text().to_string(),
+        source_path: base_file,
+        amendment_number: None,
+    }];
+    for a in doc.amendments() {
+        versions.push(NewContractVersion {
+            kind: VersionKind::Amendment,
+            label: format!("{} {}", a.number, a.title),
+            effective_from: a.effective_from,
+            document: doc.amendment_text(a).to_string(),
+            source_path: Some(a.file.clone()),
+            amendment_number: Some(a.number.clone()),
+        });
+    }
+    versions
 }

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod agent_events;
 pub mod audit;
+pub mod call_events;
 pub mod calls;
 pub mod contacts;
 pub mod contracts;

@@ -8,6 +8,7 @@
 mod api;
 pub mod auth;
 pub mod config;
+mod live;
 mod metrics;
 pub mod pages;
 
@@ -35,6 +36,7 @@ pub struct AppState {
     store: Store,
     metrics: Arc<Metrics>,
     logins: Arc<auth::LoginLimiter>,
+    contracts: Arc<live::ContractCache>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -53,6 +55,7 @@ impl Server {
             store,
             metrics: Arc::new(Metrics::new()),
             logins: Arc::new(auth::LoginLimiter::default()),
+            contracts: Arc::new(live::ContractCache::default()),
         };
         Ok(Server {
             listener,
@@ -141,6 +144,10 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/users", get(api::list_users).post(api::create_user))
         .route("/api/v1/tokens", axum::routing::post(api::create_token))
+        .route(
+            "/api/v1/calls/events",
+            axum::routing::post(live::post_call_event),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -171,13 +178,16 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
 
 /// A failure that is not the caller's: logged, and answered as a 500 without details.
 pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
+    internal_problem(e).into_response()
+}
+
+pub(crate) fn internal_problem(e: impl std::fmt::Display) -> Problem {
     tracing::error!(error = %e, "internal error");
     Problem {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         title: "Internal Server Error",
         detail: "something went wrong on our side; the log has the details".to_owned(),
     }
-    .into_response()
 }
 
 /// An error as `application/problem+json` (RFC 9457).

@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod budget;
+pub mod live;
 pub mod metrics;
 
 use jiff::{SignedDuration, Timestamp};

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use kefu_store::{AuditVerification, NewContractVersion, Store, StoreError, VersionKind};
+use kefu_store::{AuditVerification, Store, StoreError};
 
 use super::{CmdError, CmdResult, Global, UserError};
 use crate::files;
@@ -61,24 +61,10 @@ pub(crate) fn contract_load(g: &Global, file: &Path) -> CmdResult {
     let holidays = files::holidays(g.holidays.as_deref())?;
     let doc = files::load_contract(file, &holidays)?;
     let base = doc.base();
-    let mut versions = vec![NewContractVersion {
-        kind: VersionKind::Base,
-        label: base.title.clone(),
-        effective_from: base.effective_from,
-        document: doc.base_text().to_string(),
-        source_path: file.file_name().map(|n| n.to_string_lossy().into_owned()),
-        amendment_number: None,
-    }];
-    for a in doc.amendments() {
-        versions.push(NewContractVersion {
-            kind: VersionKind::Amendment,
-            label: format!("{} {}", a.number, a.title),
-            effective_from: a.effective_from,
-            document: doc.amendment_text(a).to_string(),
-            source_path: Some(a.file.clone()),
-            amendment_number: Some(a.number.clone()),
-        });
-    }
+    let versions = kefu_app::contracts::versions_of(
+        &doc,
+        file.file_name().map(|n| n.to_string_lossy().into_owned()),
+    );
     runtime()?.block_on(async {
         let store = open(g).await?;
         let outcome = store

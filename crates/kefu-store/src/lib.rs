@@ -20,6 +20,7 @@ pub mod contracts;
 pub mod crypto;
 pub mod customers;
 pub mod db;
+pub mod duty;
 pub mod error;
 pub mod ids;
 pub mod imports;

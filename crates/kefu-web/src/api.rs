@@ -166,3 +166,69 @@ pub async fn create_token(
         Err(e) => crate::internal(e),
     }
 }
+
+#[derive(Serialize)]
+pub struct OnDutyJson {
+    username: String,
+    channel: &'static str,
+    since: String,
+}
+
+/// Who is on duty now, per channel (the provider's staff).
+pub async fn presence(
+    _auth: Authorized<crate::auth::Staff>,
+    State(state): State<AppState>,
+) -> Response {
+    match state.store.on_duty_now().await {
+        Ok(list) => Json(
+            list.iter()
+                .map(|d| OnDutyJson {
+                    username: d.username.clone(),
+                    channel: d.channel.as_str(),
+                    since: d.started_at.to_string(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => crate::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DutyJson {
+    on_duty: bool,
+}
+
+/// Goes on or off duty on a channel (oneself; the provider's staff).
+pub async fn set_duty(
+    auth: Authorized<crate::auth::Staff>,
+    State(state): State<AppState>,
+    axum::extract::Path(channel): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<DutyJson>,
+) -> Response {
+    let channel: kefu_store::Channel = match channel.parse() {
+        Ok(c) => c,
+        Err(e) => {
+            return Problem {
+                status: StatusCode::NOT_FOUND,
+                title: "Not Found",
+                detail: e.to_string(),
+            }
+            .into_response();
+        }
+    };
+    match state
+        .store
+        .set_duty(auth.user.account.id, channel, body.on_duty, None)
+        .await
+    {
+        Ok(changed) => Json(serde_json::json!({
+            "channel": channel.as_str(),
+            "on_duty": body.on_duty,
+            "changed": changed,
+        }))
+        .into_response(),
+        Err(e) => crate::internal(e),
+    }
+}

@@ -148,6 +148,12 @@ fn router(state: AppState) -> Router {
             "/api/v1/calls/events",
             axum::routing::post(live::post_call_event),
         )
+        .route("/api/v1/presence", get(api::presence))
+        .route(
+            "/api/v1/presence/{channel}",
+            axum::routing::put(api::set_duty),
+        )
+        .route("/duty", axum::routing::post(pages::duty_submit))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

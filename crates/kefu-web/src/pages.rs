@@ -92,6 +92,15 @@ fn t(lang: Lang, key: &str) -> &'static str {
             "坐席队列、在线客服、监控大屏正在建设中;现可使用:",
             "My queue, live chat and the wallboard are being built; available now:",
         ),
+        "duty" => ("值班状态", "On duty"),
+        "go_on" => ("上线", "Go on duty"),
+        "go_off" => ("下线", "Go off duty"),
+        "on" => ("值班中", "on duty"),
+        "off" => ("未值班", "off duty"),
+        "ch.phone" => ("电话", "Phone"),
+        "ch.chat" => ("在线客服", "Chat"),
+        "ch.email" => ("邮件", "Email"),
+        "ch.onsite" => ("上门服务", "On-site"),
         _ => ("?", "?"),
     };
     match lang {
@@ -159,7 +168,7 @@ main.wide{max-width:60rem}h1{font-size:1.4rem;margin-top:0}label{display:block;m
 input{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #bbc;border-radius:4px}\
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;background:#1f5fbf;color:#fff;border:0;border-radius:4px;cursor:pointer}\
 .err{color:#b00020}.ok{color:#0a7a32}header{display:flex;justify-content:space-between;align-items:center}\
-nav a{margin-right:1rem}@media(max-width:32rem){main{margin:0;border-radius:0}}";
+nav a{margin-right:1rem}td{padding:.3rem 1.4rem .3rem 0}table button{padding:.35rem .9rem;font-size:.9rem}@media(max-width:32rem){main{margin:0;border-radius:0}}";
 
 fn page(lang: Lang, title: &str, wide: bool, body: &str) -> Html<String> {
     Html(format!(
@@ -347,15 +356,47 @@ fn sign_out_form(lang: Lang, csrf: &str) -> String {
 }
 
 pub async fn home(
+    State(state): State<AppState>,
     auth: Authorized<AnyRole>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let a = &auth.user.account;
+    let duty = if a.role == kefu_core::access::Role::ClientViewer {
+        String::new()
+    } else {
+        let on_now = match state.store.on_duty_now().await {
+            Ok(list) => list,
+            Err(e) => return crate::internal(e),
+        };
+        let csrf = escape(csrf_of(&auth.user));
+        let rows: String = ["phone", "chat", "email", "onsite"]
+            .iter()
+            .map(|ch| {
+                let on = on_now
+                    .iter()
+                    .any(|d| d.user_id == a.id && d.channel.as_str() == *ch);
+                format!(
+                    "<tr><td>{name}</td><td class=\"{cls}\">{state}</td><td>\
+                     <form method=\"post\" action=\"/duty\" style=\"margin:0\">\
+                     <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                     <input type=\"hidden\" name=\"channel\" value=\"{ch}\">\
+                     <input type=\"hidden\" name=\"on\" value=\"{next}\">\
+                     <button type=\"submit\" style=\"margin:0\">{label}</button></form></td></tr>",
+                    name = t(lang, &format!("ch.{ch}")),
+                    cls = if on { "ok" } else { "" },
+                    state = t(lang, if on { "on" } else { "off" }),
+                    next = if on { "false" } else { "true" },
+                    label = t(lang, if on { "go_off" } else { "go_on" }),
+                )
+            })
+            .collect();
+        format!("<h2>{}</h2><table>{rows}</table>", t(lang, "duty"))
+    };
     let body = format!(
         "<header><h1>kefu · {title}</h1>{out}</header>\
-         <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>\
+         <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>{duty}\
          <p>{coming}</p><nav><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
          <a href=\"/healthz\">/healthz</a><a href=\"/metrics\">/metrics</a></nav>",
         title = t(lang, "title.home"),
@@ -369,6 +410,36 @@ pub async fn home(
         pw = t(lang, "title.password"),
     );
     page(lang, t(lang, "title.home"), true, &body).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct DutyForm {
+    csrf: String,
+    channel: String,
+    on: bool,
+}
+
+/// The console's on/off-duty buttons.
+pub async fn duty_submit(
+    State(state): State<AppState>,
+    auth: Authorized<crate::auth::Staff>,
+    Form(form): Form<DutyForm>,
+) -> Response {
+    if form.csrf != csrf_of(&auth.user) || csrf_of(&auth.user).is_empty() {
+        return (StatusCode::FORBIDDEN, "wrong form token").into_response();
+    }
+    let channel: kefu_store::Channel = match form.channel.parse() {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    match state
+        .store
+        .set_duty(auth.user.account.id, channel, form.on, None)
+        .await
+    {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(e) => crate::internal(e),
+    }
 }
 
 fn password_form(

@@ -289,3 +289,75 @@ async fn repeated_failed_sign_ins_are_slowed_down() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn staff_go_on_and_off_duty_and_the_intervals_are_kept() {
+    on_each_backend(async |store: &Store| {
+        let tokens = one_of_each(store).await;
+        let token_of = |role: Role| {
+            tokens
+                .iter()
+                .find(|(r, _)| *r == role)
+                .map(|(_, t)| bearer(t))
+                .expect("token")
+        };
+        let (agent, supervisor, client) = (
+            token_of(Role::Agent),
+            token_of(Role::Supervisor),
+            token_of(Role::ClientViewer),
+        );
+        with_server(store, async |addr: SocketAddr| {
+            let put = async |who: &str, channel: &str, on: bool| {
+                let body = format!("{{\"on_duty\":{on}}}");
+                request(
+                    addr,
+                    "PUT",
+                    &format!("/api/v1/presence/{channel}"),
+                    &[("Authorization", who)],
+                    Some(("application/json", &body)),
+                )
+                .await
+            };
+            let r = put(&agent, "chat", true).await;
+            assert_eq!(
+                (r.status, r.json()["changed"].as_bool()),
+                (200, Some(true)),
+                "{}",
+                r.body
+            );
+            let r = put(&agent, "chat", true).await;
+            assert_eq!(
+                r.json()["changed"],
+                false,
+                "already on duty: nothing changes"
+            );
+            assert_eq!(put(&client, "chat", true).await.status, 403);
+            assert_eq!(put(&agent, "fax", true).await.status, 404);
+
+            let now = get(addr, "/api/v1/presence", &[("Authorization", &supervisor)]).await;
+            assert_eq!(now.status, 200);
+            let list = now.json();
+            assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+            assert_eq!(list[0]["username"], "u-agent");
+            assert_eq!(list[0]["channel"], "chat");
+            assert_eq!(
+                get(addr, "/api/v1/presence", &[("Authorization", &client)])
+                    .await
+                    .status,
+                403
+            );
+
+            let r = put(&agent, "chat", false).await;
+            assert_eq!(r.json()["changed"], true);
+        })
+        .await;
+        let from = jiff::Timestamp::UNIX_EPOCH;
+        let to = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+        let kept = store.duty_intervals(from, to).await.expect("intervals");
+        assert_eq!(kept.len(), 1);
+        let ended = kept[0].ended_at.expect("closed");
+        assert!(ended >= kept[0].started_at);
+        assert!(store.on_duty_now().await.expect("now").is_empty());
+    })
+    .await;
+}

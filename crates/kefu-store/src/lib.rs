@@ -15,6 +15,7 @@ pub mod agent_events;
 pub mod audit;
 pub mod call_events;
 pub mod calls;
+pub mod chat;
 pub mod contacts;
 pub mod contracts;
 pub mod crypto;

@@ -1,0 +1,270 @@
+//! Live chat conversations and messages. A message is durable (committed) before anyone is
+//! told it was received; the same client message id from the same side is stored once; each
+//! conversation numbers its messages 1, 2, 3 … so a client that reconnects asks for those
+//! after the last one it has.
+
+use jiff::Timestamp;
+
+use crate::crypto::FieldRef;
+use crate::db::{micros_to_timestamp, now_micros};
+use crate::error::StoreError;
+use crate::ids::{ContractId, UserId};
+use crate::sessions::new_token;
+use crate::{Store, on_db, on_tx, sql};
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Customer,
+    Agent,
+    System,
+}
+
+impl Sender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sender::Customer => "customer",
+            Sender::Agent => "agent",
+            Sender::System => "system",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Sender, StoreError> {
+        match s {
+            "customer" => Ok(Sender::Customer),
+            "agent" => Ok(Sender::Agent),
+            "system" => Ok(Sender::System),
+            other => Err(StoreError::Corrupt {
+                what: "chat_messages.sender",
+                detail: format!("unknown sender {other:?}"),
+            }),
+        }
+    }
+}
+
+/// A new conversation: its id, and the secret the customer's browser keeps to resume it.
+#[derive(Debug, Clone)]
+pub struct OpenedConversation {
+    pub id: String,
+    pub visitor_token: String,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub seq: i64,
+    pub sender: Sender,
+    pub client_msg_id: String,
+    pub text: String,
+    pub sent_at: Timestamp,
+}
+
+/// What appending did: the message's number, and whether it was stored before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: i64,
+    pub duplicate: bool,
+}
+
+/// The longest message kept, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4_000;
+
+fn body_key(conversation: &str, sender: Sender, client_msg_id: &str) -> String {
+    format!("{conversation}/{}/{client_msg_id}", sender.as_str())
+}
+
+fn hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Store {
+    /// Opens a conversation for a customer of a contract (waiting for an agent).
+    pub async fn open_conversation(
+        &self,
+        contract_id: ContractId,
+    ) -> Result<OpenedConversation, StoreError> {
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let visitor_token = new_token();
+        on_db!(self.db(), pool => {
+            sqlx::query(sql!(
+                "INSERT INTO chat_conversations (id, contract_id, visitor_token_hash, state, created_at)
+                 VALUES ($1, $2, $3, 'waiting', $4)"
+            ))
+            .bind(&id)
+            .bind(contract_id.text())
+            .bind(hash(&visitor_token))
+            .bind(now_micros())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(OpenedConversation { id, visitor_token })
+    }
+
+    /// Whether `token` is the customer's secret of the conversation.
+    pub async fn visitor_owns(&self, conversation: &str, token: &str) -> Result<bool, StoreError> {
+        let found: Option<(String,)> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT visitor_token_hash FROM chat_conversations WHERE id = $1"
+            ))
+            .bind(conversation)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(found.is_some_and(|(h,)| h == hash(token)))
+    }
+
+    /// Stores a message (committed before this returns) and gives its number; the same
+    /// client message id from the same side returns the number it got the first time.
+    pub async fn append_message(
+        &self,
+        conversation: &str,
+        sender: Sender,
+        agent: Option<UserId>,
+        client_msg_id: &str,
+        text: &str,
+    ) -> Result<Appended, StoreError> {
+        if client_msg_id.is_empty() || client_msg_id.len() > 100 {
+            return Err(StoreError::Invalid(
+                "a message id needs 1 to 100 characters".to_owned(),
+            ));
+        }
+        if text.trim().is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(StoreError::Invalid(format!(
+                "a message needs 1 to {MAX_MESSAGE_CHARS} characters"
+            )));
+        }
+        let mut tx = self.db().begin().await?;
+        let before: Option<(i64,)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as(sql!(
+                "SELECT seq FROM chat_messages
+                 WHERE conversation_id = $1 AND sender = $2 AND client_msg_id = $3"
+            ))
+            .bind(conversation)
+            .bind(sender.as_str())
+            .bind(client_msg_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        if let Some((seq,)) = before {
+            tx.rollback().await?;
+            return Ok(Appended {
+                seq,
+                duplicate: true,
+            });
+        }
+        // Taking the next number is a write: concurrent senders queue here, never share one.
+        let next: Option<(i64, String)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as(sql!(
+                "UPDATE chat_conversations SET last_seq = last_seq + 1
+                 WHERE id = $1 RETURNING last_seq, state"
+            ))
+            .bind(conversation)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        let Some((seq, state)) = next else {
+            return Err(StoreError::Invalid(format!(
+                "no conversation {conversation}"
+            )));
+        };
+        if state == "ended" {
+            return Err(StoreError::Invalid("the conversation has ended".to_owned()));
+        }
+        let key = body_key(conversation, sender, client_msg_id);
+        let body = self
+            .cipher()
+            .encrypt_str(FieldRef::new("chat_messages", "body", &key), text)?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query(sql!(
+                "INSERT INTO chat_messages (conversation_id, seq, sender, agent_id, client_msg_id,
+                    body_enc, sent_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(conversation)
+            .bind(seq)
+            .bind(sender.as_str())
+            .bind(agent.map(|a| a.text()))
+            .bind(client_msg_id)
+            .bind(&body)
+            .bind(now_micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        tx.commit().await?;
+        Ok(Appended {
+            seq,
+            duplicate: false,
+        })
+    }
+
+    /// The messages of a conversation after number `after`, in order.
+    pub async fn messages_after(
+        &self,
+        conversation: &str,
+        after: i64,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let rows: Vec<(i64, String, String, Vec<u8>, i64)> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT seq, sender, client_msg_id, body_enc, sent_at FROM chat_messages
+                 WHERE conversation_id = $1 AND seq > $2 ORDER BY seq"
+            ))
+            .bind(conversation)
+            .bind(after)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(seq, sender, client_msg_id, body, sent_at)| {
+                let sender = Sender::parse(&sender)?;
+                let key = body_key(conversation, sender, &client_msg_id);
+                let text = self
+                    .cipher()
+                    .decrypt_str(FieldRef::new("chat_messages", "body", &key), &body)?;
+                Ok(ChatMessage {
+                    seq,
+                    sender,
+                    client_msg_id,
+                    text,
+                    sent_at: micros_to_timestamp("chat_messages.sent_at", sent_at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends a conversation (idempotent).
+    pub async fn end_conversation(&self, conversation: &str) -> Result<(), StoreError> {
+        on_db!(self.db(), pool => {
+            sqlx::query(sql!(
+                "UPDATE chat_conversations SET state = 'ended', ended_at = $1
+                 WHERE id = $2 AND state <> 'ended'"
+            ))
+            .bind(now_micros())
+            .bind(conversation)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// The customer's satisfaction rating, 1 to 5 (clause 1.2); the last one given counts.
+    pub async fn rate_conversation(&self, conversation: &str, score: u8) -> Result<(), StoreError> {
+        if !(1..=5).contains(&score) {
+            return Err(StoreError::Invalid(format!(
+                "a rating is 1 to 5, not {score}"
+            )));
+        }
+        on_db!(self.db(), pool => {
+            sqlx::query(sql!("UPDATE chat_conversations SET rating = $1 WHERE id = $2"))
+                .bind(i64::from(score))
+                .bind(conversation)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+}

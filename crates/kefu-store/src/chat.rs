@@ -268,3 +268,61 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Gives a waiting conversation to an agent. False when it was no longer waiting.
+    pub async fn assign_conversation(
+        &self,
+        conversation: &str,
+        agent: UserId,
+    ) -> Result<bool, StoreError> {
+        let n = on_db!(self.db(), pool => {
+            sqlx::query(sql!(
+                "UPDATE chat_conversations SET state = 'active', agent_id = $1, assigned_at = $2
+                 WHERE id = $3 AND state = 'waiting'"
+            ))
+            .bind(agent.text())
+            .bind(now_micros())
+            .bind(conversation)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// The contract of a conversation, its state and agent.
+    pub async fn conversation(
+        &self,
+        conversation: &str,
+    ) -> Result<Option<(ContractId, String, Option<UserId>)>, StoreError> {
+        let row: Option<(String, String, Option<String>)> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT contract_id, state, agent_id FROM chat_conversations WHERE id = $1"
+            ))
+            .bind(conversation)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(|(c, s, a)| Ok((c.parse()?, s, a.map(|a| a.parse()).transpose()?)))
+            .transpose()
+    }
+}
+
+impl Store {
+    /// Puts an active conversation back in the queue (its agent left). False when it was not
+    /// active.
+    pub async fn release_conversation(&self, conversation: &str) -> Result<bool, StoreError> {
+        let n = on_db!(self.db(), pool => {
+            sqlx::query(sql!(
+                "UPDATE chat_conversations SET state = 'waiting', agent_id = NULL, assigned_at = NULL
+                 WHERE id = $1 AND state = 'active'"
+            ))
+            .bind(conversation)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+}

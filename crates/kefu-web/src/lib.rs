@@ -7,6 +7,7 @@
 
 mod api;
 pub mod auth;
+mod chat;
 pub mod config;
 mod live;
 mod metrics;
@@ -37,6 +38,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     logins: Arc<auth::LoginLimiter>,
     contracts: Arc<live::ContractCache>,
+    chat: Arc<chat::ChatHub>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -56,6 +58,7 @@ impl Server {
             metrics: Arc::new(Metrics::new()),
             logins: Arc::new(auth::LoginLimiter::default()),
             contracts: Arc::new(live::ContractCache::default()),
+            chat: Arc::new(chat::ChatHub::default()),
         };
         Ok(Server {
             listener,
@@ -154,6 +157,8 @@ fn router(state: AppState) -> Router {
             axum::routing::put(api::set_duty),
         )
         .route("/duty", axum::routing::post(pages::duty_submit))
+        .route("/chat/ws", get(chat::customer_ws))
+        .route("/api/v1/chat/ws", get(chat::agent_ws))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

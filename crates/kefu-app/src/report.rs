@@ -65,6 +65,108 @@ pub struct ContractHeader {
 pub struct ChannelSections {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<PhoneSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatSection>,
+}
+
+/// The online chat channel (在线客服) over the period.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatSection {
+    pub conversations: u64,
+    /// Conversations in which an agent wrote.
+    pub answered: u64,
+    /// Conversations in which the customer wrote and no agent ever did.
+    pub unanswered: u64,
+    /// Customer waits for a response, under the contract's definition of a turn.
+    pub turns: u64,
+    pub turn_definition: String,
+    pub automatic_replies_count: bool,
+    pub average_response_seconds: Option<f64>,
+    /// Sum of the turns' response times (ms) and their number.
+    pub average_response_exact: Option<Exact>,
+    pub longest_response_seconds: Option<f64>,
+    /// Share of turns answered within the target time.
+    pub within_target: Option<f64>,
+    pub average_first_response_seconds: Option<f64>,
+    pub turns_outside_hours: u64,
+    pub ratings: u64,
+    pub average_rating: Option<f64>,
+    pub targets: Vec<TargetLine>,
+}
+
+/// The chat section from the period's conversations, under the chat channel's terms.
+fn chat_section(
+    ch: &kefu_core::contract::Channel,
+    conversations: &[kefu_core::chat::Conversation],
+    calendar: &kefu_core::calendar::ServiceCalendar,
+) -> ChatSection {
+    use kefu_core::contract::{ChatResponseDefinition, Metric};
+    let target = ch.targets.iter().find_map(|t| match &t.metric {
+        Metric::ChatResponseTime {
+            max,
+            definition,
+            include_automatic_replies,
+        } => Some((t, *max, *definition, *include_automatic_replies)),
+        _ => None,
+    });
+    let (max, def, auto) = target.map_or(
+        (
+            kefu_core::contract::Duration::from_secs(3),
+            ChatResponseDefinition::FirstUnansweredToNextAgentMessage,
+            false,
+        ),
+        |(_, m, d, a)| (m, d, a),
+    );
+    let mut f = kefu_core::chat::ChatFigures::default();
+    for c in conversations {
+        f.add(c, def, auto, max, |t| calendar.is_open(t).unwrap_or(true));
+    }
+    let mean = f.mean_response_seconds().map(r6);
+    let targets = target
+        .map(|(t, max, _, _)| {
+            let met = f.mean_within(max);
+            TargetLine {
+                clause: t.clause.to_string(),
+                metric: t.metric.name().to_owned(),
+                target: max.as_millis() as f64 / 1000.0,
+                target_text: format!("≤ {max}"),
+                value: mean,
+                value_text: mean.map(|m| format!("{m:.2} s")),
+                met,
+                binding: t.assessed == kefu_core::contract::Assessment::BillingPeriod,
+                assessed: setting_name(&t.assessed),
+                shortfall: match (met, mean) {
+                    (Some(false), Some(m)) => Some(format!(
+                        "{:.2} s above",
+                        m - max.as_millis() as f64 / 1000.0
+                    )),
+                    _ => None,
+                },
+            }
+        })
+        .into_iter()
+        .collect();
+    ChatSection {
+        conversations: f.conversations,
+        answered: f.answered,
+        unanswered: f.unanswered,
+        turns: f.turns,
+        turn_definition: setting_name(&def),
+        automatic_replies_count: auto,
+        average_response_seconds: mean,
+        average_response_exact: (f.turns > 0).then_some(Exact {
+            numerator: f.response_ms_sum,
+            denominator: f.turns,
+        }),
+        longest_response_seconds: (f.turns > 0).then(|| f.response_max_ms as f64 / 1000.0),
+        within_target: (f.turns > 0).then(|| r6(f.within_target as f64 / f.turns as f64)),
+        average_first_response_seconds: (f.first_responses > 0)
+            .then(|| r6(f.first_response_ms_sum as f64 / f.first_responses as f64 / 1000.0)),
+        turns_outside_hours: f.turns_outside_hours,
+        ratings: f.ratings,
+        average_rating: (f.ratings > 0).then(|| r6(f.rating_sum as f64 / f.ratings as f64)),
+        targets,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -678,6 +780,21 @@ pub async fn phone_quality_report(
         budget,
     };
 
+    let chat = match contract.channel(ChannelKind::Chat) {
+        Some(ch) if ch.enabled => {
+            let conversations = store
+                .chat_conversations_between(stored.id, start, end)
+                .await?;
+            let calendar = kefu_core::calendar::ServiceCalendar::new(
+                ch.hours.hours.clone(),
+                tz.clone(),
+                holidays.clone(),
+            );
+            Some(chat_section(ch, &conversations, &calendar))
+        }
+        _ => None,
+    };
+
     Ok(QualityReport {
         schema: REPORT_SCHEMA,
         title: "客服服务质量评估报告",
@@ -703,6 +820,7 @@ pub async fn phone_quality_report(
         },
         channels: ChannelSections {
             phone: contract.channel(ChannelKind::Phone).map(|_| phone),
+            chat,
         },
         data: DataSection { calls, imports },
         definitions: definitions(&s, contract),

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod chat;
 pub mod contract;
 pub mod mask;
 pub mod phone;

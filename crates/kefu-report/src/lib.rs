@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use kefu_app::report::{DayLine, GroupLine, PhoneSection, QualityReport};
+use kefu_app::report::{ChatSection, DayLine, GroupLine, PhoneSection, QualityReport, TargetLine};
 
 mod svg;
 
@@ -157,6 +157,10 @@ pub fn html(r: &QualityReport, en: bool) -> String {
         }
     }
 
+    if let Some(c) = &r.channels.chat {
+        chat(&mut o, c, &l);
+    }
+
     // Data completeness.
     let _ = write!(o, "<h2>{}</h2>", l.t("数据完整性", "Data completeness"));
     let _ = write!(
@@ -242,43 +246,7 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L) {
             )
         );
     } else {
-        let _ = write!(
-            o,
-            "<table class=\"grid\"><tr><th>{}</th><th class=\"l\">{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"l\">{}</th></tr>",
-            l.t("条款", "Clause"),
-            l.t("指标", "Metric"),
-            l.t("目标", "Target"),
-            l.t("实测", "Measured"),
-            l.t("结论", "Verdict"),
-            l.t("说明", "Note")
-        );
-        for t in &p.targets {
-            let (class, verdict) = match t.met {
-                Some(true) => ("met", l.t("达标", "met")),
-                Some(false) => ("missed", l.t("未达标", "missed")),
-                None => ("none", l.t("无数据", "no data")),
-            };
-            let mut note = t.shortfall.clone().unwrap_or_default();
-            if !t.binding {
-                if !note.is_empty() {
-                    note.push_str("; ");
-                }
-                note.push_str(l.t(
-                    "仅供监控(合同按日考核)",
-                    "for monitoring (the contract judges it per day)",
-                ));
-            }
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{verdict}</td><td class=\"l\">{}</td></tr>",
-                esc(&t.clause),
-                esc(metric_name(&t.metric, l)),
-                esc(&t.target_text),
-                esc(t.value_text.as_deref().unwrap_or("—")),
-                esc(&note)
-            );
-        }
-        o.push_str("</table>");
+        verdict_table(o, &p.targets, l);
     }
 
     if !p.budget.is_empty() {
@@ -497,6 +465,121 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L) {
     );
 }
 
+/// The verdict per clause: target, measured value, met or missed.
+fn verdict_table(o: &mut String, targets: &[TargetLine], l: &L) {
+    let _ = write!(
+        o,
+        "<table class=\"grid\"><tr><th>{}</th><th class=\"l\">{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"l\">{}</th></tr>",
+        l.t("条款", "Clause"),
+        l.t("指标", "Metric"),
+        l.t("目标", "Target"),
+        l.t("实测", "Measured"),
+        l.t("结论", "Verdict"),
+        l.t("说明", "Note")
+    );
+    for t in targets {
+        let (class, verdict) = match t.met {
+            Some(true) => ("met", l.t("达标", "met")),
+            Some(false) => ("missed", l.t("未达标", "missed")),
+            None => ("none", l.t("无数据", "no data")),
+        };
+        let mut note = t.shortfall.clone().unwrap_or_default();
+        if !t.binding {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str(l.t(
+                "仅供监控(合同按日考核)",
+                "for monitoring (the contract judges it per day)",
+            ));
+        }
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{verdict}</td><td class=\"l\">{}</td></tr>",
+            esc(&t.clause),
+            esc(metric_name(&t.metric, l)),
+            esc(&t.target_text),
+            esc(t.value_text.as_deref().unwrap_or("—")),
+            esc(&note)
+        );
+    }
+    o.push_str("</table>");
+}
+
+/// The online chat channel: verdicts and the period's figures.
+fn chat(o: &mut String, c: &ChatSection, l: &L) {
+    let _ = write!(
+        o,
+        "<h2>{}</h2>",
+        l.t(
+            "结论(条款 4.1.2 在线客服)",
+            "Verdicts (clause 4.1.2, online chat)"
+        )
+    );
+    if c.targets.is_empty() {
+        let _ = write!(
+            o,
+            "<p>{}</p>",
+            l.t(
+                "合同未约定在线客服指标。",
+                "The contract sets no chat targets."
+            )
+        );
+    } else {
+        verdict_table(o, &c.targets, l);
+    }
+    let rows: [(&str, String); 9] = [
+        (l.t("会话数", "Conversations"), c.conversations.to_string()),
+        (l.t("已应答会话", "Answered"), c.answered.to_string()),
+        (l.t("未应答会话", "Unanswered"), c.unanswered.to_string()),
+        (l.t("计时轮次", "Turns timed"), c.turns.to_string()),
+        (
+            l.t("平均响应时间", "Average response time"),
+            sec(c.average_response_seconds),
+        ),
+        (
+            l.t("最长响应时间", "Longest response"),
+            sec(c.longest_response_seconds),
+        ),
+        (
+            l.t("目标时间内响应", "Responses within target"),
+            pct(c.within_target),
+        ),
+        (
+            l.t("平均首次响应", "Average first response"),
+            sec(c.average_first_response_seconds),
+        ),
+        (
+            l.t("满意度评价(1–5)", "Satisfaction (1–5)"),
+            match c.average_rating {
+                Some(r) => format!("{r:.2} ({} {})", c.ratings, l.t("条", "ratings")),
+                None => "—".to_owned(),
+            },
+        ),
+    ];
+    o.push_str("<table class=\"grid\">");
+    for (k, v) in rows {
+        let _ = write!(
+            o,
+            "<tr><td class=\"l\">{}</td><td>{}</td></tr>",
+            esc(k),
+            esc(&v)
+        );
+    }
+    o.push_str("</table>");
+    if c.turns_outside_hours > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"note\">{} {}</p>",
+            c.turns_outside_hours,
+            l.t(
+                "个轮次始于服务时间之外,未计入平均。",
+                "turns began outside service hours and are left out of the averages."
+            )
+        );
+    }
+}
+
 fn term_name<'a>(term: &'a str, l: &L) -> &'a str {
     match term {
         "offered" => l.t("呼入量", "Offered"),
@@ -511,6 +594,7 @@ fn metric_name<'a>(m: &'a str, l: &L) -> &'a str {
         "connection_rate" => l.t("接通率", "Connection rate"),
         "average_speed_of_answer" => l.t("平均响应时间", "Average speed of answer"),
         "service_level" => l.t("服务水平", "Service level"),
+        "average_response_time" => l.t("平均响应时间", "Average response time"),
         other => other,
     }
 }

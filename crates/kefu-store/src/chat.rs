@@ -326,3 +326,55 @@ impl Store {
         Ok(n == 1)
     }
 }
+
+impl Store {
+    /// The conversations of a contract that began in `[from, to)`, with each message's time
+    /// and side (not its text), for the chat figures.
+    pub async fn chat_conversations_between(
+        &self,
+        contract_id: ContractId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<kefu_core::chat::Conversation>, StoreError> {
+        use kefu_core::chat::{Conversation, Line, Side};
+        type Row = (String, i64, Option<i64>, Option<String>, Option<i64>);
+        let rows: Vec<Row> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT c.id, c.created_at, c.rating, m.sender, m.sent_at
+                 FROM chat_conversations c
+                 LEFT JOIN chat_messages m ON m.conversation_id = c.id
+                 WHERE c.contract_id = $1 AND c.created_at >= $2 AND c.created_at < $3
+                 ORDER BY c.created_at, c.id, m.seq"
+            ))
+            .bind(contract_id.text())
+            .bind(from.as_microsecond())
+            .bind(to.as_microsecond())
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out: Vec<Conversation> = Vec::new();
+        let mut current: Option<String> = None;
+        for (id, created, rating, sender, sent_at) in rows {
+            if current.as_deref() != Some(id.as_str()) {
+                out.push(Conversation {
+                    started_at: micros_to_timestamp("chat_conversations.created_at", created)?,
+                    lines: Vec::new(),
+                    rating: rating.and_then(|r| u8::try_from(r).ok()),
+                });
+                current = Some(id);
+            }
+            if let (Some(sender), Some(at), Some(conv)) = (sender, sent_at, out.last_mut()) {
+                let side = match Sender::parse(&sender)? {
+                    Sender::Customer => Side::Customer,
+                    Sender::Agent => Side::Agent,
+                    Sender::System => Side::Automatic,
+                };
+                conv.lines.push(Line {
+                    at: micros_to_timestamp("chat_messages.sent_at", at)?,
+                    side,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

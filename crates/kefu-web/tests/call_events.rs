@@ -7,38 +7,16 @@ mod common;
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use common::on_each_backend;
 use kefu_core::access::Role;
 use kefu_core::calendar::HolidayCalendar;
-use kefu_core::contract::SourceFile;
 use kefu_core::phone::CallOutcome;
 use kefu_store::Store;
 use kefu_store::accounts::NewAccount;
-use support::{Reply, request, with_server};
+use support::{Reply, example_contract, request, with_server};
 
-const NUMBER: &str = "GDT-KF-2026-0017";
-
-/// Stores the example contract (and its amendment) as `kefu contract load` does.
-async fn example_contract(store: &Store) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let read_file = |name: &str| std::fs::read_to_string(dir.join(name)).expect("example file");
-    let holidays = HolidayCalendar::builtin();
-    let mut read =
-        |p: &str| -> Result<(String, String), String> { Ok((p.to_owned(), read_file(p))) };
-    let doc = kefu_core::contract::load(
-        SourceFile::new("contract.toml".to_owned(), read_file("contract.toml")),
-        &holidays,
-        &mut read,
-    )
-    .expect("the example contract validates");
-    let versions = kefu_app::contracts::versions_of(&doc, Some("contract.toml".to_owned()));
-    store
-        .save_contract(NUMBER, &doc.base().title, &versions, "tester")
-        .await
-        .expect("save");
-}
+use support::EXAMPLE_NUMBER as NUMBER;
 
 async fn token(store: &Store, role: Role) -> String {
     let name = format!("pbx-{}", role.as_str());
@@ -242,6 +220,27 @@ async fn pushed_events_become_calls_once_in_any_order() {
             store.call_count(cid).await.expect("count"),
             4,
             "each call once"
+        );
+        // And in the figures, through the same buckets as imported calls.
+        let stored = kefu_app::contracts::load_stored(store, NUMBER, &HolidayCalendar::builtin())
+            .await
+            .expect("contract");
+        let plan = kefu_app::contracts::bucket_plan(&stored).expect("plan");
+        let day = jiff::civil::date(2026, 10, 5);
+        let buckets = store
+            .phone_buckets(cid, &plan, day, day)
+            .await
+            .expect("buckets");
+        let sum = |f: fn(&kefu_core::phone::aggregate::PhoneBucket) -> u64| -> u64 {
+            buckets.intervals.iter().map(|(_, b)| f(b)).sum()
+        };
+        assert_eq!(
+            (
+                sum(|b| b.offered),
+                sum(|b| b.answered),
+                sum(|b| b.abandoned)
+            ),
+            (4, 2, 1)
         );
     })
     .await;

@@ -187,3 +187,90 @@ async fn store_conv(store: &Store) -> String {
     });
     rows[0].0.clone()
 }
+
+/// The chat figures reach the quality report: conversations, answered and unanswered ones,
+/// turns (inside or outside service hours), ratings, and the 4.1.2 target line.
+#[tokio::test]
+async fn the_quality_report_carries_the_chat_figures() {
+    on_each_backend(async |store: &Store| {
+        support::example_contract(store).await;
+        let cid = store
+            .contract_id(support::EXAMPLE_NUMBER)
+            .await
+            .expect("id")
+            .expect("stored");
+        let answered = store.open_conversation(cid).await.expect("open");
+        store
+            .append_message(
+                &answered.id,
+                kefu_store::chat::Sender::Customer,
+                None,
+                "c1",
+                "在吗",
+            )
+            .await
+            .expect("c1");
+        store
+            .append_message(
+                &answered.id,
+                kefu_store::chat::Sender::Agent,
+                None,
+                "a1",
+                "您好",
+            )
+            .await
+            .expect("a1");
+        store
+            .rate_conversation(&answered.id, 4)
+            .await
+            .expect("rate");
+        let unanswered = store.open_conversation(cid).await.expect("open");
+        store
+            .append_message(
+                &unanswered.id,
+                kefu_store::chat::Sender::Customer,
+                None,
+                "c1",
+                "有人吗",
+            )
+            .await
+            .expect("c1");
+
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+        let today = tz.to_datetime(jiff::Timestamp::now()).date();
+        let period = kefu_core::phone::metrics::BillingPeriod::new(today.year(), today.month())
+            .expect("period");
+        let report = kefu_app::report::phone_quality_report(
+            store,
+            Some(support::EXAMPLE_NUMBER),
+            period,
+            std::sync::Arc::new(kefu_core::calendar::HolidayCalendar::builtin()),
+            jiff::Timestamp::now(),
+        )
+        .await
+        .expect("report");
+        let json = serde_json::to_value(&report).expect("json");
+        let chat = &json["channels"]["chat"];
+        assert_eq!(chat["conversations"], 2, "{chat}");
+        assert_eq!(
+            (chat["answered"].as_u64(), chat["unanswered"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let turns =
+            chat["turns"].as_u64().unwrap_or(0) + chat["turns_outside_hours"].as_u64().unwrap_or(0);
+        assert_eq!(turns, 1, "one wait answered: {chat}");
+        assert_eq!(chat["ratings"], 1);
+        assert_eq!(chat["average_rating"], 4.0);
+        assert_eq!(
+            chat["turn_definition"],
+            "first_unanswered_to_next_agent_message"
+        );
+        let target = &chat["targets"][0];
+        assert_eq!(
+            (target["clause"].as_str(), target["metric"].as_str()),
+            (Some("4.1.2"), Some("average_response_time"))
+        );
+        assert_eq!(target["target"], 3.0);
+    })
+    .await;
+}

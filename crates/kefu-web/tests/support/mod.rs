@@ -167,3 +167,28 @@ pub async fn sign_in(addr: SocketAddr, username: &str, password: &str) -> Reply 
     )
     .await
 }
+
+/// The number of the example contract.
+pub const EXAMPLE_NUMBER: &str = "GDT-KF-2026-0017";
+
+/// Stores the example contract (and its amendment) as `kefu contract load` does.
+pub async fn example_contract(store: &Store) {
+    use kefu_core::calendar::HolidayCalendar;
+    use kefu_core::contract::SourceFile;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let read_file = |name: &str| std::fs::read_to_string(dir.join(name)).expect("example file");
+    let holidays = HolidayCalendar::builtin();
+    let mut read =
+        |p: &str| -> Result<(String, String), String> { Ok((p.to_owned(), read_file(p))) };
+    let doc = kefu_core::contract::load(
+        SourceFile::new("contract.toml".to_owned(), read_file("contract.toml")),
+        &holidays,
+        &mut read,
+    )
+    .expect("the example contract validates");
+    let versions = kefu_app::contracts::versions_of(&doc, Some("contract.toml".to_owned()));
+    store
+        .save_contract(EXAMPLE_NUMBER, &doc.base().title, &versions, "tester")
+        .await
+        .expect("save");
+}

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use kefu_store::ContractId;
 use kefu_store::UserId;
@@ -347,8 +347,29 @@ async fn end(state: &AppState, conv: &str) {
 pub async fn agent_ws(
     auth: Authorized<Staff>,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A browser signed in by cookie may only open this from our own pages: another site's
+    // script could otherwise ride the agent's cookie (cross-site WebSocket hijacking).
+    if matches!(auth.user.via, crate::auth::Via::Session { .. }) {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        let origin = headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|o| o.split_once("://").map(|(_, h)| h.to_owned()));
+        if origin.is_none() || origin.as_deref() != host {
+            return crate::Problem {
+                status: axum::http::StatusCode::FORBIDDEN,
+                title: "Forbidden",
+                detail: "a signed-in browser opens the chat socket from kefu's own pages only"
+                    .to_owned(),
+            }
+            .into_response();
+        }
+    }
     ws.on_upgrade(move |socket| agent_session(state, auth.user.account.id, socket))
 }
 

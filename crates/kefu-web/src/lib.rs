@@ -6,6 +6,7 @@
 //! on port 0), so the tests exercise the real path.
 
 mod api;
+mod assets;
 pub mod auth;
 mod chat;
 pub mod config;
@@ -158,8 +159,13 @@ fn router(state: AppState) -> Router {
         )
         .route("/duty", axum::routing::post(pages::duty_submit))
         .route("/chat/ws", get(chat::customer_ws))
+        .route("/widget.js", get(assets::widget_js))
+        .route("/console/chat.js", get(assets::console_chat_js))
+        .route("/console/chat", get(pages::console_chat))
+        .route("/demo/widget", get(pages::widget_demo))
         .route("/api/v1/chat/ws", get(chat::agent_ws))
         .fallback(not_found)
+        .layer(middleware::from_fn(pages::remember_lang))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,

@@ -21,7 +21,17 @@ pub enum Lang {
 
 impl Lang {
     fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
-        match query {
+        // `?lang=` first, then the choice remembered from an earlier `?lang=` (a cookie), then
+        // the browser's languages.
+        let remembered = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == LANG_COOKIE)
+            .map(|(_, v)| v.to_owned());
+        match query.or(remembered.as_deref()) {
             Some("en") => return Lang::En,
             Some("zh") => return Lang::Zh,
             _ => {}
@@ -53,6 +63,27 @@ impl Lang {
             Lang::Zh => "zh-CN",
             Lang::En => "en",
         }
+    }
+}
+
+/// Remembers a language chosen with `?lang=`.
+pub const LANG_COOKIE: &str = "kefu_lang";
+
+/// Middleware: a request with `?lang=zh|en` makes that the language of the next pages too.
+pub async fn remember_lang(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let chosen = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .map(|(_, v)| v.to_owned())
+    });
+    let res = next.run(req).await;
+    match chosen.as_deref() {
+        Some(l @ ("zh" | "en")) => with_cookie(
+            res,
+            &format!("{LANG_COOKIE}={l}; Path=/; SameSite=Lax; Max-Age=31536000"),
+        ),
+        _ => res,
     }
 }
 
@@ -89,8 +120,8 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "wrong_current" => ("当前密码不正确。", "The current password is wrong."),
         "changed" => ("密码已修改。", "Your password was changed."),
         "coming" => (
-            "坐席队列、在线客服、监控大屏正在建设中;现可使用:",
-            "My queue, live chat and the wallboard are being built; available now:",
+            "监控大屏与更多坐席功能正在建设中;现可使用:",
+            "The wallboard and more of the console are being built; available now:",
         ),
         "duty" => ("值班状态", "On duty"),
         "go_on" => ("上线", "Go on duty"),
@@ -101,6 +132,17 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "ch.chat" => ("在线客服", "Chat"),
         "ch.email" => ("邮件", "Email"),
         "ch.onsite" => ("上门服务", "On-site"),
+        "title.chat" => ("在线客服工作台", "Chat console"),
+        "chat_hint" => (
+            "上线“在线客服”后,分配给您的会话会显示在这里。",
+            "Conversations given to you appear here while you are on duty for chat.",
+        ),
+        "connecting" => ("连接中…", "Connecting…"),
+        "title.demo" => ("在线客服演示页", "Chat widget demo page"),
+        "demo_text" => (
+            "这是一个嵌入了 kefu 在线客服组件的示例页面。点击右下角按钮开始咨询。",
+            "This page embeds the kefu chat widget. Click the button at the bottom right to start.",
+        ),
         _ => ("?", "?"),
     };
     match lang {
@@ -397,7 +439,7 @@ pub async fn home(
     let body = format!(
         "<header><h1>kefu · {title}</h1>{out}</header>\
          <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>{duty}\
-         <p>{coming}</p><nav><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
+         <p>{coming}</p><nav><a href=\"/console/chat\">{chat}</a><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
          <a href=\"/healthz\">/healthz</a><a href=\"/metrics\">/metrics</a></nav>",
         title = t(lang, "title.home"),
         out = sign_out_form(lang, csrf_of(&auth.user)),
@@ -408,6 +450,7 @@ pub async fn home(
         rl = role_label(lang, a.role),
         coming = t(lang, "coming"),
         pw = t(lang, "title.password"),
+        chat = t(lang, "title.chat"),
     );
     page(lang, t(lang, "title.home"), true, &body).into_response()
 }
@@ -549,6 +592,10 @@ mod tests {
     #[test]
     fn the_language_comes_from_the_query_then_the_browser_and_defaults_to_chinese() {
         let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("kefu_lang=en"));
+        assert_eq!(Lang::pick(None, &h), Lang::En, "a remembered choice");
+        assert_eq!(Lang::pick(Some("zh"), &h), Lang::Zh, "the query wins");
+        h.clear();
         assert_eq!(Lang::pick(None, &h), Lang::Zh);
         h.insert(
             header::ACCEPT_LANGUAGE,
@@ -579,4 +626,62 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
         );
     }
+}
+
+/// The agent's chat console.
+pub async fn console_chat(
+    auth: Authorized<crate::auth::Staff>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let labels = match lang {
+        Lang::Zh => {
+            serde_json::json!({"conversation": "会话", "end": "结束会话", "placeholder": "回复客户…", "send": "发送", "sending": "发送中", "sent": "已送达", "ready": "已就绪,等待分配会话", "ended": "会话已结束"})
+        }
+        Lang::En => {
+            serde_json::json!({"conversation": "Conversation", "end": "End", "placeholder": "Reply…", "send": "Send", "sending": "sending", "sent": "delivered", "ready": "Ready: waiting for conversations", "ended": "The conversation has ended"})
+        }
+    };
+    let body = format!(
+        "<header><h1>kefu · {title}</h1>{out}</header><p><a href=\"/\">←</a> {hint}</p>\
+         <p id=\"status\">{connecting}</p><div id=\"chats\"></div>\
+         <script type=\"application/json\" id=\"labels\">{labels}</script>\
+         <script src=\"/console/chat.js\"></script>",
+        title = t(lang, "title.chat"),
+        out = sign_out_form(lang, csrf_of(&auth.user)),
+        hint = t(lang, "chat_hint"),
+        connecting = t(lang, "connecting"),
+        // Inside <script> nothing is decoded: keep the JSON as is, with `<` escaped so that no
+        // text can close the element.
+        labels = labels.to_string().replace('<', "\\u003c"),
+    );
+    let extra_css = "<style>.conv{border:1px solid #dde;border-radius:8px;margin:1rem 0;padding:.6rem}\
+        .conv header{display:flex;justify-content:space-between;align-items:center}.conv .log{max-height:18rem;overflow-y:auto;background:#f5f6f8;padding:.5rem;margin:.5rem 0}\
+        .m{max-width:80%;margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;white-space:pre-wrap}.m.customer{background:#fff;border:1px solid #dde}.m.agent{margin-left:auto;background:#dbe8ff}\
+        .s{font-size:.7rem;color:#667;text-align:right}.reply{display:flex;gap:.5rem}.reply textarea{flex:1}.reply button,.end{margin:0}.note{color:#667;text-align:center}.ended{opacity:.6}</style>";
+    let html = page(lang, t(lang, "title.chat"), true, &body)
+        .0
+        .replace("</head>", &format!("{extra_css}</head>"));
+    Html(html).into_response()
+}
+
+/// A page that embeds the widget, to try it (and for the browser test).
+pub async fn widget_demo(Query(q): Query<DemoQuery>, headers: HeaderMap) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let contract = escape(q.contract.as_deref().unwrap_or(""));
+    let body = format!(
+        "<h1>{title}</h1><p>{text}</p>\
+         <script src=\"/widget.js\" data-contract=\"{contract}\" data-lang=\"{lang}\"></script>",
+        title = t(lang, "title.demo"),
+        text = t(lang, "demo_text"),
+        lang = if lang == Lang::En { "en" } else { "zh" },
+    );
+    page(lang, t(lang, "title.demo"), true, &body).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct DemoQuery {
+    lang: Option<String>,
+    contract: Option<String>,
 }

@@ -483,3 +483,21 @@ async fn agent_session(state: AppState, agent: UserId, socket: WebSocket) {
     }
     route(&state).await;
 }
+
+impl ChatHub {
+    /// Conversations waiting, and agents connected with how many conversations each has.
+    pub fn snapshot(&self) -> (usize, Vec<(UserId, usize)>) {
+        self.state
+            .lock()
+            .map(|s| {
+                (
+                    s.waiting.len(),
+                    s.agents
+                        .iter()
+                        .map(|(id, (_, open))| (*id, open.len()))
+                        .collect(),
+                )
+            })
+            .unwrap_or_default()
+    }
+}

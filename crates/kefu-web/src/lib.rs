@@ -13,6 +13,7 @@ pub mod config;
 mod live;
 mod metrics;
 pub mod pages;
+mod wallboard;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -163,6 +164,10 @@ fn router(state: AppState) -> Router {
         .route("/console/chat.js", get(assets::console_chat_js))
         .route("/console/chat", get(pages::console_chat))
         .route("/demo/widget", get(pages::widget_demo))
+        .route("/wallboard", get(wallboard::page))
+        .route("/wallboard.js", get(wallboard::board_js))
+        .route("/api/v1/wallboard", get(wallboard::snapshot))
+        .route("/api/v1/wallboard/stream", get(wallboard::stream))
         .route("/api/v1/chat/ws", get(chat::agent_ws))
         .fallback(not_found)
         .layer(middleware::from_fn(pages::remember_lang))

@@ -133,6 +133,7 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "ch.email" => ("邮件", "Email"),
         "ch.onsite" => ("上门服务", "On-site"),
         "title.chat" => ("在线客服工作台", "Chat console"),
+        "title.board" => ("监控大屏", "Wallboard"),
         "chat_hint" => (
             "上线“在线客服”后,分配给您的会话会显示在这里。",
             "Conversations given to you appear here while you are on duty for chat.",
@@ -165,6 +166,11 @@ fn role_label(lang: Lang, role: kefu_core::access::Role) -> &'static str {
         (Lang::En, QaReviewer) => "QA reviewer",
         (Lang::En, ClientViewer) => "Client viewer",
     }
+}
+
+/// Whether a page should be in English (`?lang=`, the remembered choice, the browser).
+pub fn wants_english(query: Option<&str>, headers: &HeaderMap) -> bool {
+    Lang::pick(query, headers) == Lang::En
 }
 
 /// Text made safe for HTML.
@@ -439,7 +445,7 @@ pub async fn home(
     let body = format!(
         "<header><h1>kefu · {title}</h1>{out}</header>\
          <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>{duty}\
-         <p>{coming}</p><nav><a href=\"/console/chat\">{chat}</a><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
+         <p>{coming}</p><nav><a href=\"/console/chat\">{chat}</a><a href=\"/wallboard\">{board}</a><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
          <a href=\"/healthz\">/healthz</a><a href=\"/metrics\">/metrics</a></nav>",
         title = t(lang, "title.home"),
         out = sign_out_form(lang, csrf_of(&auth.user)),
@@ -451,6 +457,7 @@ pub async fn home(
         coming = t(lang, "coming"),
         pw = t(lang, "title.password"),
         chat = t(lang, "title.chat"),
+        board = t(lang, "title.board"),
     );
     page(lang, t(lang, "title.home"), true, &body).into_response()
 }

@@ -81,11 +81,13 @@ async fn each_role_gets_what_its_role_allows_on_each_endpoint() {
         with_server(store, async |addr: SocketAddr| {
             // (method, path, body, status for: admin, supervisor, agent, qa, client, anonymous)
             let new_user = r#"{"username":"made","display_name":"Made","role":"agent","password":"another long password"}"#;
-            let matrix: [(&str, &str, Option<&str>, [u16; 6]); 4] = [
+            let matrix: [(&str, &str, Option<&str>, [u16; 6]); 6] = [
                 ("GET", "/api/v1/me", None, [200, 200, 200, 200, 200, 401]),
                 ("GET", "/api/v1/users", None, [200, 403, 403, 403, 403, 401]),
                 ("POST", "/api/v1/users", Some(new_user), [201, 403, 403, 403, 403, 401]),
                 ("POST", "/api/v1/tokens", Some(r#"{"name":"ci"}"#), [201, 201, 201, 201, 201, 401]),
+                ("GET", "/api/v1/presence", None, [200, 200, 200, 200, 403, 401]),
+                ("GET", "/api/v1/wallboard", None, [200, 200, 403, 403, 403, 401]),
             ];
             for (method, path, body, expected) in matrix {
                 for (i, want) in expected.iter().enumerate() {

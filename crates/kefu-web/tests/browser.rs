@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use kefu_core::access::Role;
+use kefu_store::Store;
 use kefu_store::accounts::NewAccount;
-use kefu_store::{NewContractVersion, Store, VersionKind};
 use support::with_server;
 
 struct Driver(Child);
@@ -121,23 +121,47 @@ async fn screenshot(c: &Client, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
+async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/login?lang=zh"))
+        .await
+        .expect("login page");
+    c.find(Locator::Id("username"))
+        .await
+        .expect("user")
+        .send_keys(user)
+        .await
+        .expect("type");
+    c.find(Locator::Id("password"))
+        .await
+        .expect("pw")
+        .send_keys(password)
+        .await
+        .expect("type");
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("sign in");
+    wait_text(c, "h1", "kefu").await;
+}
+
 async fn setup(store: &Store) {
+    support::example_contract(store).await;
     store
-        .save_contract(
-            "HT-WEB",
-            "test",
-            &[NewContractVersion {
-                kind: VersionKind::Base,
-                label: "base".to_owned(),
-                effective_from: jiff::civil::date(2026, 1, 1),
-                document: "kefu = 1".to_owned(),
-                source_path: None,
-                amendment_number: None,
-            }],
+        .create_account(
             "tester",
+            &NewAccount {
+                username: "zhao",
+                display_name: "赵班长",
+                role: Role::Supervisor,
+                contract_id: None,
+                password: "zhao's long password",
+                must_change_password: false,
+            },
         )
         .await
-        .expect("contract");
+        .expect("supervisor");
     store
         .create_account(
             "tester",
@@ -175,7 +199,9 @@ async fn a_customer_chats_with_an_agent_in_real_browsers() {
         // The customer, on a phone-sized screen.
         let customer = browser(&driver_url, 390, 760).await;
         customer
-            .goto(&format!("{base}/demo/widget?contract=HT-WEB&lang=zh"))
+            .goto(&format!(
+                "{base}/demo/widget?contract=GDT-KF-2026-0017&lang=zh"
+            ))
             .await
             .expect("demo page");
         customer
@@ -265,8 +291,20 @@ async fn a_customer_chats_with_an_agent_in_real_browsers() {
         wait_text(&customer, ".kefu-agent", "我来帮您查一下线路").await;
         screenshot(&customer, "widget.png").await;
         screenshot(&agent, "console-chat.png").await;
+
+        // The supervisor's wallboard shows that response time.
+        let board = browser(&driver_url, 1280, 800).await;
+        sign_in(&board, &base, "zhao", "zhao's long password").await;
+        board
+            .goto(&format!("{base}/wallboard?lang=zh"))
+            .await
+            .expect("wallboard");
+        wait_text(&board, ".tile", "今日响应时间").await;
+        wait_text(&board, ".tile .big", " s").await;
+        screenshot(&board, "wallboard.png").await;
         let _ = customer.close().await;
         let _ = agent.close().await;
+        let _ = board.close().await;
     })
     .await;
     store.close().await;

@@ -232,3 +232,63 @@ pub async fn set_duty(
         Err(e) => crate::internal(e),
     }
 }
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    /// The billing period, YYYY-MM.
+    period: String,
+}
+
+/// The quality evaluation report of a contract's billing period (attachment 8), as JSON.
+/// A client viewer (甲方) reads its own contract's only; any other is "not found" to it.
+pub async fn contract_report(
+    auth: Authorized<AnyRole>,
+    State(state): State<AppState>,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    let not_found = || {
+        Problem {
+            status: StatusCode::NOT_FOUND,
+            title: "Not Found",
+            detail: format!("no contract {number:?}"),
+        }
+        .into_response()
+    };
+    let id = match state.store.contract_id(&number).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return not_found(),
+        Err(e) => return crate::internal(e),
+    };
+    let account = &auth.user.account;
+    if account.role.is_scoped_to_one_contract() && account.contract_id != Some(id) {
+        return not_found();
+    }
+    let period = q
+        .period
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i16>().ok()?, m.parse::<i8>().ok()?)))
+        .and_then(|(y, m)| kefu_core::phone::metrics::BillingPeriod::new(y, m));
+    let Some(period) = period else {
+        return bad_request(format!("period: expected YYYY-MM, found {:?}", q.period));
+    };
+    let holidays = std::sync::Arc::new(kefu_core::calendar::HolidayCalendar::builtin());
+    match kefu_app::report::phone_quality_report(
+        &state.store,
+        Some(&number),
+        period,
+        holidays,
+        jiff::Timestamp::now(),
+    )
+    .await
+    {
+        Ok(r) => Json(r).into_response(),
+        Err(e) if e.is_user_error() => Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            title: "Unprocessable Entity",
+            detail: e.to_string(),
+        }
+        .into_response(),
+        Err(e) => crate::internal(e),
+    }
+}

@@ -167,6 +167,10 @@ fn router(state: AppState) -> Router {
         .route("/wallboard", get(wallboard::page))
         .route("/wallboard.js", get(wallboard::board_js))
         .route("/api/v1/wallboard", get(wallboard::snapshot))
+        .route(
+            "/api/v1/contracts/{number}/report",
+            get(api::contract_report),
+        )
         .route("/api/v1/wallboard/stream", get(wallboard::stream))
         .route("/api/v1/chat/ws", get(chat::agent_ws))
         .fallback(not_found)

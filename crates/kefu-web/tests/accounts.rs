@@ -363,3 +363,71 @@ async fn staff_go_on_and_off_duty_and_the_intervals_are_kept() {
     })
     .await;
 }
+
+/// A client viewer (甲方) reads its own contract's report and nothing of another contract's
+/// (which is "not found" to it, as if it did not exist); the provider's staff read any.
+#[tokio::test]
+async fn a_client_viewer_sees_its_own_contract_only() {
+    on_each_backend(async |store: &Store| {
+        support::example_contract(store).await;
+        let own = store
+            .contract_id(support::EXAMPLE_NUMBER)
+            .await
+            .expect("id")
+            .expect("stored");
+        let other = contract(store).await; // HT-1
+        let mut tokens = Vec::new();
+        for (name, role, cid) in [
+            ("client-own", Role::ClientViewer, Some(own)),
+            ("client-other", Role::ClientViewer, Some(other)),
+            ("sup", Role::Supervisor, None),
+        ] {
+            let a = store
+                .create_account(
+                    "tester",
+                    &NewAccount {
+                        username: name,
+                        display_name: name,
+                        role,
+                        contract_id: cid,
+                        password: PASSWORD,
+                        must_change_password: false,
+                    },
+                )
+                .await
+                .expect("account");
+            tokens.push(bearer(
+                &store.create_api_token(a.id, "t").await.expect("token"),
+            ));
+        }
+        with_server(store, async |addr: SocketAddr| {
+            let report = |n: &str| format!("/api/v1/contracts/{n}/report?period=2026-10");
+            let cases = [
+                (0, report(support::EXAMPLE_NUMBER), 200),
+                (1, report(support::EXAMPLE_NUMBER), 404),
+                (0, report("HT-1"), 404),
+                (2, report(support::EXAMPLE_NUMBER), 200),
+                (2, report("NO-SUCH"), 404),
+                (
+                    2,
+                    "/api/v1/contracts/GDT-KF-2026-0017/report?period=2026-13".to_owned(),
+                    400,
+                ),
+            ];
+            for (who, path, status) in cases {
+                let r = get(addr, &path, &[("Authorization", &tokens[who])]).await;
+                assert_eq!(r.status, status, "{who} {path}: {}", r.body);
+            }
+            let r = get(
+                addr,
+                &report(support::EXAMPLE_NUMBER),
+                &[("Authorization", &tokens[0])],
+            )
+            .await;
+            assert_eq!(r.json()["contract"]["number"], support::EXAMPLE_NUMBER);
+            assert_eq!(r.json()["period"], "2026-10");
+        })
+        .await;
+    })
+    .await;
+}

@@ -24,6 +24,9 @@ pub struct DemoArgs {
     /// Calls in the generated month.
     #[arg(long, default_value_t = 30_000)]
     pub calls: u64,
+    /// Then start the web server on this machine (http://127.0.0.1:8080; see `kefu serve`).
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// The last full month before today (China time) that lies inside the example contract's
@@ -111,5 +114,20 @@ pub(crate) fn demo(g: &Global, a: &DemoArgs) -> CmdResult {
          `kefu report --period {month} --format pdf --out report.pdf` prints it (needs chromium).",
         month.first_day()
     );
+    if a.serve {
+        println!(
+            "\n5. the web server: sign in at the address below (the console, /wallboard, \
+             /console/chat, and the chat widget's demo page /demo/widget?contract={})\n",
+            NUMBER
+        );
+        return super::serve::serve(
+            g,
+            &super::serve::ServeArgs {
+                listen: None,
+                config: None,
+                log_format: None,
+            },
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,9 @@ type Outbox = mpsc::UnboundedSender<Value>;
 #[derive(Default)]
 pub struct ChatHub {
     state: Mutex<HubState>,
+    /// One routing pass at a time: concurrent passes could give one agent two conversations
+    /// while another waits, or drop a conversation from the queue.
+    routing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -91,6 +94,7 @@ fn message_json(conversation: &str, m: &ChatMessage) -> Value {
 
 /// Hands waiting conversations to agents with room, least busy first.
 async fn route(state: &AppState) {
+    let _one_at_a_time = state.chat.routing.lock().await;
     loop {
         let pick = {
             let Ok(s) = state.chat.state.lock() else {

@@ -351,6 +351,28 @@ impl Store {
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&generate_password(20)).unwrap_or_default());
 
+impl Store {
+    /// For benchmarks only: an agent account whose password cannot be used (no argon2 cost);
+    /// it acts through API tokens.
+    #[doc(hidden)]
+    pub async fn create_bench_agent(&self, username: &str) -> Result<UserId, StoreError> {
+        let id = UserId::generate();
+        on_db!(self.db(), pool => {
+            sqlx::query(sql!(
+                "INSERT INTO users (id, username, display_name, role, password_hash, created_at)
+                 VALUES ($1, $2, $2, 'agent', '!', $3)"
+            ))
+            .bind(id.text())
+            .bind(username)
+            .bind(now_micros())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,27 +396,5 @@ mod tests {
         assert_eq!(p.chars().count(), 20);
         assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
         assert_ne!(p, generate_password(20));
-    }
-}
-
-impl Store {
-    /// For benchmarks only: an agent account whose password cannot be used (no argon2 cost);
-    /// it acts through API tokens.
-    #[doc(hidden)]
-    pub async fn create_bench_agent(&self, username: &str) -> Result<UserId, StoreError> {
-        let id = UserId::generate();
-        on_db!(self.db(), pool => {
-            sqlx::query(sql!(
-                "INSERT INTO users (id, username, display_name, role, password_hash, created_at)
-                 VALUES ($1, $2, $2, 'agent', '!', $3)"
-            ))
-            .bind(id.text())
-            .bind(username)
-            .bind(now_micros())
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(id)
     }
 }

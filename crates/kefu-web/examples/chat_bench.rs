@@ -127,8 +127,8 @@ async fn drive(
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(o.conversations * o.messages)));
     // Agents first (kefu routes waiting conversations to them as customers arrive).
     let mut agents = Vec::new();
-    for i in 0..o.conversations {
-        agents.push(ws(&agent_url(i), tokens[i].as_deref()).await);
+    for (i, token) in tokens.iter().enumerate().take(o.conversations) {
+        agents.push(ws(&agent_url(i), token.as_deref()).await);
     }
     let mut customers = Vec::new();
     for i in 0..o.conversations {

@@ -63,6 +63,7 @@ pub fn serve(g: &Global, a: &ServeArgs) -> CmdResult {
             .await
             .map_err(UserError::Message)?;
         let addr = server.local_addr().map_err(UserError::Message)?;
+        let stop = kefu_web::shutdown_signal();
         println!(
             "kefu {} listening on http://{addr} (database {}, data folder {})",
             env!("CARGO_PKG_VERSION"),
@@ -71,7 +72,7 @@ pub fn serve(g: &Global, a: &ServeArgs) -> CmdResult {
         );
         tracing::info!(%addr, "listening");
         server
-            .serve_until(kefu_web::shutdown_signal())
+            .serve_until(stop)
             .await
             .map_err(|e| CmdError::Unexpected(anyhow::anyhow!(e)))?;
         tracing::info!("stopped");

@@ -6,26 +6,10 @@ mod common;
 use common::on_each_backend;
 use kefu_store::chat::Sender;
 use kefu_store::sqlx;
-use kefu_store::{NewContractVersion, Store, VersionKind, on_db, sql};
+use kefu_store::{Store, on_db, sql};
 
 async fn contract(store: &Store) -> kefu_store::ContractId {
-    store
-        .save_contract(
-            "HT-1",
-            "test",
-            &[NewContractVersion {
-                kind: VersionKind::Base,
-                label: "base".to_owned(),
-                effective_from: jiff::civil::date(2026, 1, 1),
-                document: "kefu = 1".to_owned(),
-                source_path: None,
-                amendment_number: None,
-            }],
-            "tester",
-        )
-        .await
-        .expect("contract")
-        .contract_id
+    common::placeholder_contract(store, "HT-1").await
 }
 
 #[tokio::test]

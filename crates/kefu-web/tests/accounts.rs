@@ -10,30 +10,14 @@ use std::net::SocketAddr;
 
 use common::on_each_backend;
 use kefu_core::access::Role;
+use kefu_store::Store;
 use kefu_store::accounts::NewAccount;
-use kefu_store::{NewContractVersion, Store, VersionKind};
 use support::{form, get, request, sign_in, with_server};
 
 const PASSWORD: &str = "a long enough password";
 
 async fn contract(store: &Store) -> kefu_store::ContractId {
-    store
-        .save_contract(
-            "HT-1",
-            "test",
-            &[NewContractVersion {
-                kind: VersionKind::Base,
-                label: "base".to_owned(),
-                effective_from: jiff::civil::date(2026, 1, 1),
-                document: "kefu = 1".to_owned(),
-                source_path: None,
-                amendment_number: None,
-            }],
-            "tester",
-        )
-        .await
-        .expect("contract")
-        .contract_id
+    common::placeholder_contract(store, "HT-1").await
 }
 
 /// One account per role, passwords already changed; returns an API token for each.

@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::on_each_backend;
 use futures_util::{SinkExt, StreamExt};
 use kefu_core::access::Role;
+use kefu_store::Store;
 use kefu_store::accounts::NewAccount;
-use kefu_store::{NewContractVersion, Store, VersionKind};
 use serde_json::{Value, json};
 use support::{request, with_server};
 use tokio_tungstenite::tungstenite::Message;
@@ -66,22 +66,7 @@ async fn next_of(ws: &mut Ws, kind: &str) -> Value {
 }
 
 async fn setup(store: &Store) -> String {
-    store
-        .save_contract(
-            "HT-CHAT",
-            "test",
-            &[NewContractVersion {
-                kind: VersionKind::Base,
-                label: "base".to_owned(),
-                effective_from: jiff::civil::date(2026, 1, 1),
-                document: "kefu = 1".to_owned(),
-                source_path: None,
-                amendment_number: None,
-            }],
-            "tester",
-        )
-        .await
-        .expect("contract");
+    common::placeholder_contract(store, "HT-CHAT").await;
     let a = store
         .create_account(
             "tester",

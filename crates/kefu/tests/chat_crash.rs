@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use kefu_store::chat::Sender;
-use kefu_store::{NewContractVersion, VersionKind};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Starts `kefu serve` on a free port; returns the child and its address.
@@ -105,22 +104,7 @@ async fn a_killed_server_loses_no_acknowledged_chat_message() {
         eprintln!("--- story on {}", env.label);
         {
             let store = env.open_ok().await;
-            store
-                .save_contract(
-                    "HT-CRASH",
-                    "test",
-                    &[NewContractVersion {
-                        kind: VersionKind::Base,
-                        label: "base".to_owned(),
-                        effective_from: jiff::civil::date(2026, 1, 1),
-                        document: "kefu = 1".to_owned(),
-                        source_path: None,
-                        amendment_number: None,
-                    }],
-                    "tester",
-                )
-                .await
-                .expect("contract");
+            common::placeholder_contract(&store, "HT-CRASH").await;
             store.close().await;
         }
         let cwd = tempfile::tempdir().expect("cwd");

@@ -224,3 +224,27 @@ fn with_database_replaces_only_the_database_name() {
         "postgres://u:***@h/db"
     );
 }
+
+/// Stores a contract whose document is a placeholder, for stories that only need a contract
+/// to hang things on (chat conversations, accounts); reports need a real document.
+pub async fn placeholder_contract(store: &Store, number: &str) -> kefu_store::ContractId {
+    let saved = store
+        .save_contract(
+            number,
+            "test",
+            &[kefu_store::NewContractVersion {
+                kind: kefu_store::VersionKind::Base,
+                label: "base".to_owned(),
+                effective_from: jiff::civil::date(2026, 1, 1),
+                document: "kefu = 1".to_owned(),
+                source_path: None,
+                amendment_number: None,
+            }],
+            "tester",
+        )
+        .await;
+    match saved {
+        Ok(o) => o.contract_id,
+        Err(e) => panic!("save_contract {number}: {e}"),
+    }
+}

@@ -6,7 +6,7 @@
 //! on port 0), so the tests exercise the real path.
 
 mod api;
-mod assets;
+pub mod assets;
 pub mod auth;
 mod chat;
 pub mod config;
@@ -182,6 +182,8 @@ fn router(state: AppState) -> Router {
         .route("/duty", axum::routing::post(pages::duty_submit))
         .route("/chat/ws", get(chat::customer_ws))
         .route("/widget.js", get(assets::widget_js))
+        .route("/api/openapi.json", get(assets::openapi_json))
+        .route("/api/docs", get(assets::api_docs))
         .route("/console/chat.js", get(assets::console_chat_js))
         .route("/console/chat", get(pages::console_chat))
         .route("/demo/widget", get(pages::widget_demo))

@@ -118,3 +118,46 @@ async fn the_first_start_creates_one_administrator_who_must_change_the_password(
     })
     .await;
 }
+
+/// The OpenAPI document is served, and names every `/api/v1` route the router has (the list
+/// below is the router's, kept in step by this test's other half: each must answer other than
+/// 404 "no such page").
+#[tokio::test]
+async fn the_openapi_document_lists_every_api_route() {
+    let doc: serde_json::Value =
+        serde_json::from_str(kefu_web::assets::OPENAPI_JSON).expect("the document is JSON");
+    let routes = [
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/tokens",
+        "/api/v1/calls/events",
+        "/api/v1/presence",
+        "/api/v1/presence/{channel}",
+        "/api/v1/contracts/{number}/report",
+        "/api/v1/wallboard",
+        "/api/v1/wallboard/stream",
+        "/api/v1/chat/ws",
+    ];
+    for r in routes {
+        assert!(
+            doc["paths"].get(r).is_some(),
+            "{r} is missing from openapi.json"
+        );
+    }
+    on_each_backend(async |store: &Store| {
+        with_server(store, async |addr| {
+            let r = get(addr, "/api/openapi.json", &[]).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            let docs = get(addr, "/api/docs", &[]).await;
+            assert!(docs.body.contains("/api/v1/calls/events"));
+            // Every listed route exists (unauthenticated: 401, never the router's 404).
+            for path in routes.map(|r| r.replace("{channel}", "chat").replace("{number}", "X")) {
+                let r = get(addr, &path, &[]).await;
+                assert_ne!(r.status, 404, "{path} is not routed");
+            }
+        })
+        .await;
+    })
+    .await;
+}

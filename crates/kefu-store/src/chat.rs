@@ -66,6 +66,16 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// A message to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub conversation: &'a str,
+    pub sender: Sender,
+    pub agent: Option<UserId>,
+    pub client_msg_id: &'a str,
+    pub text: &'a str,
+}
+
 /// The longest message kept, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
 
@@ -125,79 +135,103 @@ impl Store {
         client_msg_id: &str,
         text: &str,
     ) -> Result<Appended, StoreError> {
-        if client_msg_id.is_empty() || client_msg_id.len() > 100 {
-            return Err(StoreError::Invalid(
-                "a message id needs 1 to 100 characters".to_owned(),
-            ));
-        }
-        if text.trim().is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(StoreError::Invalid(format!(
-                "a message needs 1 to {MAX_MESSAGE_CHARS} characters"
-            )));
-        }
+        let one = [NewMessage {
+            conversation,
+            sender,
+            agent,
+            client_msg_id,
+            text,
+        }];
+        let mut out = self.append_messages(&one).await?;
+        out.pop()
+            .unwrap_or_else(|| Err(StoreError::Invalid("nothing appended".to_owned())))
+    }
+
+    /// Stores several messages (of any conversations) in one transaction — a group commit:
+    /// all are durable before this returns. Each gets its own outcome; a message that cannot
+    /// be taken (empty, too long, an ended conversation) does not stop the others. An error of
+    /// the database itself fails them all (nothing is stored, nobody is told "stored").
+    pub async fn append_messages(
+        &self,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let mut out: Vec<Result<Appended, StoreError>> = Vec::with_capacity(messages.len());
         let mut tx = self.db().begin().await?;
-        let before: Option<(i64,)> = on_tx!(&mut tx, conn => {
-            sqlx::query_as(sql!(
-                "SELECT seq FROM chat_messages
-                 WHERE conversation_id = $1 AND sender = $2 AND client_msg_id = $3"
-            ))
-            .bind(conversation)
-            .bind(sender.as_str())
-            .bind(client_msg_id)
-            .fetch_optional(&mut *conn)
-            .await?
-        });
-        if let Some((seq,)) = before {
-            tx.rollback().await?;
-            return Ok(Appended {
-                seq,
-                duplicate: true,
+        for m in messages {
+            if m.client_msg_id.is_empty() || m.client_msg_id.len() > 100 {
+                out.push(Err(StoreError::Invalid(
+                    "a message id needs 1 to 100 characters".to_owned(),
+                )));
+                continue;
+            }
+            if m.text.trim().is_empty() || m.text.chars().count() > MAX_MESSAGE_CHARS {
+                out.push(Err(StoreError::Invalid(format!(
+                    "a message needs 1 to {MAX_MESSAGE_CHARS} characters"
+                ))));
+                continue;
+            }
+            let before: Option<(i64,)> = on_tx!(&mut tx, conn => {
+                sqlx::query_as(sql!(
+                    "SELECT seq FROM chat_messages
+                     WHERE conversation_id = $1 AND sender = $2 AND client_msg_id = $3"
+                ))
+                .bind(m.conversation)
+                .bind(m.sender.as_str())
+                .bind(m.client_msg_id)
+                .fetch_optional(&mut *conn)
+                .await?
             });
+            if let Some((seq,)) = before {
+                out.push(Ok(Appended {
+                    seq,
+                    duplicate: true,
+                }));
+                continue;
+            }
+            // Taking the next number is a write: concurrent senders queue here, never share one.
+            let next: Option<(i64,)> = on_tx!(&mut tx, conn => {
+                sqlx::query_as(sql!(
+                    "UPDATE chat_conversations SET last_seq = last_seq + 1
+                     WHERE id = $1 AND state <> 'ended' RETURNING last_seq"
+                ))
+                .bind(m.conversation)
+                .fetch_optional(&mut *conn)
+                .await?
+            });
+            let Some((seq,)) = next else {
+                out.push(Err(StoreError::Invalid(
+                    "no such conversation, or it has ended".to_owned(),
+                )));
+                continue;
+            };
+            let key = body_key(m.conversation, m.sender, m.client_msg_id);
+            let body = self
+                .cipher()
+                .encrypt_str(FieldRef::new("chat_messages", "body", &key), m.text)?;
+            on_tx!(&mut tx, conn => {
+                sqlx::query(sql!(
+                    "INSERT INTO chat_messages (conversation_id, seq, sender, agent_id, client_msg_id,
+                        body_enc, sent_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ))
+                .bind(m.conversation)
+                .bind(seq)
+                .bind(m.sender.as_str())
+                .bind(m.agent.map(|a| a.text()))
+                .bind(m.client_msg_id)
+                .bind(&body)
+                .bind(now_micros())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+            });
+            out.push(Ok(Appended {
+                seq,
+                duplicate: false,
+            }));
         }
-        // Taking the next number is a write: concurrent senders queue here, never share one.
-        let next: Option<(i64, String)> = on_tx!(&mut tx, conn => {
-            sqlx::query_as(sql!(
-                "UPDATE chat_conversations SET last_seq = last_seq + 1
-                 WHERE id = $1 RETURNING last_seq, state"
-            ))
-            .bind(conversation)
-            .fetch_optional(&mut *conn)
-            .await?
-        });
-        let Some((seq, state)) = next else {
-            return Err(StoreError::Invalid(format!(
-                "no conversation {conversation}"
-            )));
-        };
-        if state == "ended" {
-            return Err(StoreError::Invalid("the conversation has ended".to_owned()));
-        }
-        let key = body_key(conversation, sender, client_msg_id);
-        let body = self
-            .cipher()
-            .encrypt_str(FieldRef::new("chat_messages", "body", &key), text)?;
-        on_tx!(&mut tx, conn => {
-            sqlx::query(sql!(
-                "INSERT INTO chat_messages (conversation_id, seq, sender, agent_id, client_msg_id,
-                    body_enc, sent_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ))
-            .bind(conversation)
-            .bind(seq)
-            .bind(sender.as_str())
-            .bind(agent.map(|a| a.text()))
-            .bind(client_msg_id)
-            .bind(&body)
-            .bind(now_micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-        });
         tx.commit().await?;
-        Ok(Appended {
-            seq,
-            duplicate: false,
-        })
+        Ok(out)
     }
 
     /// The messages of a conversation after number `after`, in order.

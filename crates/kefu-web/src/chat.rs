@@ -34,6 +34,8 @@ type Outbox = mpsc::UnboundedSender<Value>;
 #[derive(Default)]
 pub struct ChatHub {
     state: Mutex<HubState>,
+    /// The group committer: messages from all sockets, stored a batch per transaction.
+    committer: std::sync::OnceLock<mpsc::UnboundedSender<Job>>,
     /// One routing pass at a time: concurrent passes could give one agent two conversations
     /// while another waits, or drop a conversation from the queue.
     routing: tokio::sync::Mutex<()>,
@@ -49,7 +51,95 @@ struct HubState {
     agents: HashMap<UserId, (Outbox, Vec<String>)>,
 }
 
+/// A message waiting to be stored, and whom to tell.
+struct Job {
+    conversation: String,
+    sender: Sender,
+    agent: Option<UserId>,
+    id: String,
+    text: String,
+    reply: tokio::sync::oneshot::Sender<Result<kefu_store::chat::Appended, String>>,
+}
+
+/// Messages that arrive while a transaction commits wait for the next one, which then stores
+/// them all: one commit for many messages when traffic is heavy, one for one when it is not.
+async fn committer(store: kefu_store::Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    const MAX_BATCH: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let batch: Vec<kefu_store::chat::NewMessage<'_>> = jobs
+            .iter()
+            .map(|j| kefu_store::chat::NewMessage {
+                conversation: &j.conversation,
+                sender: j.sender,
+                agent: j.agent,
+                client_msg_id: &j.id,
+                text: &j.text,
+            })
+            .collect();
+        let results = store.append_messages(&batch).await;
+        drop(batch);
+        match results {
+            Ok(results) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(r.map_err(|e| e.to_string()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store chat messages");
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err("cannot store the message now; send it again".to_owned()));
+                }
+            }
+        }
+    }
+}
+
 impl ChatHub {
+    /// Starts the group committer on the store (once, when the server starts).
+    pub fn start(&self, store: kefu_store::Store) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if self.committer.set(tx).is_ok() {
+            tokio::spawn(committer(store, rx));
+        }
+    }
+
+    /// Stores a message (committed, possibly with others) and gives its number.
+    async fn append(
+        &self,
+        conversation: &str,
+        sender: Sender,
+        agent: Option<UserId>,
+        id: &str,
+        text: &str,
+    ) -> Result<kefu_store::chat::Appended, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            conversation: conversation.to_owned(),
+            sender,
+            agent,
+            id: id.to_owned(),
+            text: text.to_owned(),
+            reply,
+        };
+        let Some(tx) = self.committer.get() else {
+            return Err("the chat store is not running".to_owned());
+        };
+        tx.send(job)
+            .map_err(|_| "the chat store is not running".to_owned())?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the chat store stopped".to_owned()))
+    }
+
     fn join(&self, conversation: &str, out: &Outbox) {
         if let Ok(mut s) = self.state.lock() {
             s.rooms
@@ -286,8 +376,8 @@ async fn customer_session(state: AppState, socket: WebSocket) {
             }
             (CustomerFrame::Send { id, text }, Some(conv)) => {
                 match state
-                    .store
-                    .append_message(conv, Sender::Customer, None, &id, &text)
+                    .chat
+                    .append(conv, Sender::Customer, None, &id, &text)
                     .await
                 {
                     Ok(a) => {
@@ -304,7 +394,7 @@ async fn customer_session(state: AppState, socket: WebSocket) {
                         }
                     }
                     Err(e) => {
-                        let _ = out.send(error(e.to_string()));
+                        let _ = out.send(error(e));
                     }
                 }
             }
@@ -430,8 +520,8 @@ async fn agent_session(state: AppState, agent: UserId, socket: WebSocket) {
                 text,
             } if mine(&conversation) => {
                 match state
-                    .store
-                    .append_message(&conversation, Sender::Agent, Some(agent), &id, &text)
+                    .chat
+                    .append(&conversation, Sender::Agent, Some(agent), &id, &text)
                     .await
                 {
                     Ok(a) => {

@@ -62,6 +62,7 @@ impl Server {
             contracts: Arc::new(live::ContractCache::default()),
             chat: Arc::new(chat::ChatHub::default()),
         };
+        state.chat.start(state.store.clone());
         Ok(Server {
             listener,
             app: router(state),

@@ -41,10 +41,9 @@ pub struct CurrentUser {
     pub via: Via,
 }
 
-/// The value of one cookie of the request.
-pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+/// The value of one cookie of a request.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -149,7 +148,7 @@ impl FromRequestParts<AppState> for SignedIn {
                 Err(e) => Err(Refusal::Internal(e.to_string())),
             };
         }
-        let Some(token) = cookie(parts, SESSION_COOKIE) else {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(Refusal::SignIn { api, next });
         };
         let user = match state.store.session_user(&token).await {

@@ -277,6 +277,44 @@ enum AgentFrame {
     },
 }
 
+/// Stores a message, acknowledges it to its sender, and delivers it to the conversation's
+/// sockets (once: a resend that was stored before is acknowledged, not delivered again).
+async fn send_message(
+    state: &AppState,
+    out: &Outbox,
+    conversation: &str,
+    sender: Sender,
+    agent: Option<UserId>,
+    id: String,
+    text: String,
+) {
+    match state
+        .chat
+        .append(conversation, sender, agent, &id, &text)
+        .await
+    {
+        Ok(a) => {
+            let _ = out
+                .send(json!({"type": "ack", "conversation": conversation, "id": id, "seq": a.seq}));
+            if !a.duplicate {
+                let m = ChatMessage {
+                    seq: a.seq,
+                    sender,
+                    client_msg_id: id,
+                    text,
+                    sent_at: jiff::Timestamp::now(),
+                };
+                state
+                    .chat
+                    .publish(conversation, &message_json(conversation, &m));
+            }
+        }
+        Err(e) => {
+            let _ = out.send(error(e));
+        }
+    }
+}
+
 fn error(detail: impl Into<String>) -> Value {
     json!({"type": "error", "detail": detail.into()})
 }
@@ -375,28 +413,7 @@ async fn customer_session(state: AppState, socket: WebSocket) {
                 conversation = Some(id);
             }
             (CustomerFrame::Send { id, text }, Some(conv)) => {
-                match state
-                    .chat
-                    .append(conv, Sender::Customer, None, &id, &text)
-                    .await
-                {
-                    Ok(a) => {
-                        let _ = out.send(json!({"type": "ack", "id": id, "seq": a.seq}));
-                        if !a.duplicate {
-                            let m = ChatMessage {
-                                seq: a.seq,
-                                sender: Sender::Customer,
-                                client_msg_id: id,
-                                text,
-                                sent_at: jiff::Timestamp::now(),
-                            };
-                            state.chat.publish(conv, &message_json(conv, &m));
-                        }
-                    }
-                    Err(e) => {
-                        let _ = out.send(error(e));
-                    }
-                }
+                send_message(&state, &out, conv, Sender::Customer, None, id, text).await;
             }
             (CustomerFrame::Rate { score }, Some(conv)) => {
                 match state.store.rate_conversation(conv, score).await {
@@ -519,30 +536,16 @@ async fn agent_session(state: AppState, agent: UserId, socket: WebSocket) {
                 id,
                 text,
             } if mine(&conversation) => {
-                match state
-                    .chat
-                    .append(&conversation, Sender::Agent, Some(agent), &id, &text)
-                    .await
-                {
-                    Ok(a) => {
-                        let _ = out.send(json!({"type": "ack", "conversation": conversation, "id": id, "seq": a.seq}));
-                        if !a.duplicate {
-                            let m = ChatMessage {
-                                seq: a.seq,
-                                sender: Sender::Agent,
-                                client_msg_id: id,
-                                text,
-                                sent_at: jiff::Timestamp::now(),
-                            };
-                            state
-                                .chat
-                                .publish(&conversation, &message_json(&conversation, &m));
-                        }
-                    }
-                    Err(e) => {
-                        let _ = out.send(error(e.to_string()));
-                    }
-                }
+                send_message(
+                    &state,
+                    &out,
+                    &conversation,
+                    Sender::Agent,
+                    Some(agent),
+                    id,
+                    text,
+                )
+                .await;
             }
             AgentFrame::End { conversation } if mine(&conversation) => {
                 end(&state, &conversation).await;

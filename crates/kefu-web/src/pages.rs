@@ -23,14 +23,7 @@ impl Lang {
     fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
         // `?lang=` first, then the choice remembered from an earlier `?lang=` (a cookie), then
         // the browser's languages.
-        let remembered = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == LANG_COOKIE)
-            .map(|(_, v)| v.to_owned());
+        let remembered = crate::auth::cookie(headers, LANG_COOKIE);
         match query.or(remembered.as_deref()) {
             Some("en") => return Lang::En,
             Some("zh") => return Lang::Zh,
@@ -292,14 +285,7 @@ pub async fn login_submit(
 ) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let next = safe_next(form.next.as_deref());
-    let csrf_cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == CSRF_COOKIE)
-        .map(|(_, v)| v.to_owned());
+    let csrf_cookie = crate::auth::cookie(&headers, CSRF_COOKIE);
     if csrf_cookie.as_deref() != Some(form.csrf.as_str()) {
         return login_form(
             lang,

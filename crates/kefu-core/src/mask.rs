@@ -36,9 +36,52 @@ pub fn mask_phone(number: &str) -> String {
     format!("{prefix}{masked}")
 }
 
+/// Masks an email address: the first character of the local part stays, the rest is
+/// starred, the domain stays (`w***@example.com`). Without an `@` the whole text is starred.
+pub fn mask_email(address: &str) -> String {
+    let a = address.trim();
+    match a.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "*".repeat(a.chars().count().min(8)),
+    }
+}
+
+/// Masks a person's name: the first character stays (in Chinese names, the family name),
+/// the rest become one star each, at most three (`王**`, `J***`).
+pub fn mask_name(name: &str) -> String {
+    let n = name.trim();
+    let mut chars = n.chars();
+    match chars.next() {
+        Some(first) => {
+            let rest = chars.count().clamp(1, 3);
+            format!("{first}{}", "*".repeat(rest))
+        }
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::mask_phone;
+    use super::{mask_email, mask_name, mask_phone};
+
+    #[test]
+    fn emails_and_names_keep_only_their_first_character() {
+        let cases = [
+            (mask_email("wang.li@example.com"), "w***@example.com"),
+            (mask_email("a@b.cn"), "a***@b.cn"),
+            (mask_email("no-at-sign"), "********"),
+            (mask_name("王小明"), "王**"),
+            (mask_name("王"), "王*"),
+            (mask_name("Jonathan Smith"), "J***"),
+            (mask_name("  "), ""),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn phone_numbers_are_masked_as_users_expect() {

@@ -9,7 +9,7 @@ use crate::crypto::{FieldRef, normalize_email, normalize_phone};
 use crate::db::now_micros;
 use crate::error::StoreError;
 use crate::ids::{ContractRef, CustomerId};
-use crate::{Store, on_db, sql};
+use crate::{Store, on_db, on_tx, sql};
 
 const TABLE: &str = "customers";
 
@@ -54,6 +54,19 @@ impl Store {
         pii: &CustomerPii,
     ) -> Result<CustomerId, StoreError> {
         let contract_id = self.resolve_contract(contract.into()).await?;
+        let mut tx = self.db().begin().await?;
+        let id = self.insert_customer_in(&mut tx, contract_id, pii).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// [`Store::insert_customer`] inside a caller's transaction.
+    pub(crate) async fn insert_customer_in(
+        &self,
+        tx: &mut crate::Tx,
+        contract_id: crate::ids::ContractId,
+        pii: &CustomerPii,
+    ) -> Result<CustomerId, StoreError> {
         let id = CustomerId::generate();
         let row = id.text();
         let cipher = self.cipher();
@@ -80,27 +93,27 @@ impl Store {
             enc("id_number_enc", &pii.id_number)?,
             enc("address_enc", &pii.address)?,
         );
-        on_db!(self.db(), pool => {
-                    sqlx::query(sql!(
-                        "INSERT INTO customers
+        on_tx!(tx, conn => {
+            sqlx::query(sql!(
+                "INSERT INTO customers
                     (id, contract_id, name_enc, phone_enc, email_enc, id_number_enc, address_enc,
                      phone_bidx, email_bidx, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
-                    ))
-                    .bind(&row)
-                    .bind(&cid)
-                    .bind(&name)
-                    .bind(&phone)
-                    .bind(&email)
-                    .bind(&id_number)
-                    .bind(&address)
-                    .bind(&phone_bidx)
-                    .bind(&email_bidx)
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-        .rows_affected()
-                });
+            ))
+            .bind(&row)
+            .bind(&cid)
+            .bind(&name)
+            .bind(&phone)
+            .bind(&email)
+            .bind(&id_number)
+            .bind(&address)
+            .bind(&phone_bidx)
+            .bind(&email_bidx)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
         Ok(id)
     }
 

@@ -26,6 +26,7 @@ pub mod error;
 pub mod ids;
 pub mod imports;
 mod keycheck;
+pub mod offline;
 pub mod phone_buckets;
 mod segment_codec;
 pub mod sessions;

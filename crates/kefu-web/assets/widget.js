@@ -16,18 +16,27 @@
     open: "在线客服", title: "在线客服", placeholder: "请输入消息…", send: "发送",
     sending: "发送中", sent: "已送达", queue: "排队中,您前面还有 {n} 位", assigned: "客服已接入",
     ended: "会话已结束,请为本次服务评分:", thanks: "感谢您的评价!", offline: "连接中断,正在重连…",
-    close: "关闭", end: "结束会话"
+    close: "关闭", end: "结束会话",
+    hours: "服务时间:{h}", closed: "现在不在服务时间内({h})。", next: "下次开始服务:{t}。",
+    leaveHint: "请留言,我们会在服务时间内联系您。", name: "您的称呼(选填)", reach: "手机号或邮箱",
+    message: "留言内容", leave: "提交留言", left: "留言已收到,我们会尽快联系您。参考号:{r}",
+    comeBack: "请在服务时间内再来。"
   } : {
     open: "Chat with us", title: "Customer service", placeholder: "Type a message…", send: "Send",
     sending: "sending", sent: "delivered", queue: "In the queue: {n} ahead of you", assigned: "An agent has joined",
     ended: "The conversation has ended. How did we do?", thanks: "Thank you for your rating!", offline: "Connection lost, reconnecting…",
-    close: "Close", end: "End chat"
+    close: "Close", end: "End chat",
+    hours: "Service hours: {h}", closed: "We are outside our service hours ({h}).", next: "We open again at {t}.",
+    leaveHint: "Leave a message and we will contact you during service hours.", name: "Your name (optional)", reach: "Phone number or email",
+    message: "Your message", leave: "Leave message", left: "Message received; we will contact you soon. Reference: {r}",
+    comeBack: "Please come back during service hours."
   };
   var KEY = "kefu-chat:" + base.host + ":" + contract;
   var saved = {};
   try { saved = JSON.parse(localStorage.getItem(KEY) || "{}"); } catch (e) { saved = {}; }
   function save() { try { localStorage.setItem(KEY, JSON.stringify(saved)); } catch (e) {} }
   saved.pending = saved.pending || [];
+  var offlinePending = null; // the message left outside hours, until kefu has stored it
   saved.lastSeq = saved.lastSeq || 0;
 
   var css = "#kefu-btn{position:fixed;right:20px;bottom:20px;z-index:2147483000;background:#1f5fbf;color:#fff;border:0;border-radius:24px;padding:12px 20px;font:16px system-ui,sans-serif;box-shadow:0 2px 8px #0004;cursor:pointer}" +
@@ -37,6 +46,8 @@
     ".kefu-m{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:8px;white-space:pre-wrap;word-wrap:break-word}.kefu-customer{margin-left:auto;background:#dbe8ff}.kefu-agent{background:#fff;border:1px solid #dde}" +
     ".kefu-s{font-size:11px;color:#667;margin-top:2px;text-align:right}.kefu-note{text-align:center;color:#667;font-size:13px;margin:8px 0}" +
     "#kefu-form{display:flex;border-top:1px solid #dde}#kefu-input{flex:1;border:0;padding:10px;font:inherit;resize:none}#kefu-send{border:0;background:#1f5fbf;color:#fff;padding:0 16px;font:inherit;cursor:pointer}" +
+    "#kefu-offline{display:flex;flex-direction:column;gap:8px;margin:8px 0}#kefu-offline p{margin:0;line-height:1.5}#kefu-offline input,#kefu-offline textarea{border:1px solid #ccd;border-radius:6px;padding:8px;font:inherit;width:auto}" +
+    "#kefu-offline button{background:#1f5fbf;color:#fff;border:0;border-radius:6px;padding:10px;font:inherit;cursor:pointer}#kefu-offline button:disabled{opacity:.6}#kefu-offline-error{color:#b00020;font-size:13px}" +
     ".kefu-stars button{font-size:24px;background:none;border:0;cursor:pointer;color:#e0a800}" +
     "#kefu-panel button,#kefu-btn{margin:0;width:auto}#kefu-panel textarea{width:auto;box-sizing:border-box;border-radius:0;margin:0}" +
     "@media(max-width:480px){#kefu-panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}#kefu-head{border-radius:0}}";
@@ -92,13 +103,32 @@
     ws.onopen = function () {
       retry = 500; setNote("");
       // After a page load, the whole conversation so far; after a reconnect, what was missed.
+      if (offlinePending) { send(offlinePending); firstConnect = false; return; }
       if (saved.conversation) send({ type: "resume", conversation: saved.conversation, token: saved.token, after: firstConnect ? 0 : saved.lastSeq });
       else send({ type: "start", contract: contract });
       firstConnect = false;
     };
     ws.onmessage = function (ev) {
       var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (f.type === "welcome") {
+      if (f.type === "closed") {
+        showClosed(f);
+      } else if (f.type === "message_left") {
+        offlinePending = null;
+        var box = panel.querySelector("#kefu-offline");
+        if (box) box.remove();
+        var n = document.createElement("div"); n.className = "kefu-note"; n.textContent = T.left.replace("{r}", (f.reference || "").slice(-8));
+        log.appendChild(n);
+      } else if (f.type === "error" && offlinePending && f.id === offlinePending.id) {
+        var err = panel.querySelector("#kefu-offline-error");
+        if (err) err.textContent = f.detail || "";
+        var b = panel.querySelector("#kefu-offline button"); if (b) b.disabled = false;
+        offlinePending = null;
+      } else if (f.type === "welcome") {
+        if (f.hours && f.hours[zh ? "zh" : "en"] && !shownHours) {
+          shownHours = true;
+          var h = document.createElement("div"); h.className = "kefu-note"; h.textContent = T.hours.replace("{h}", f.hours[zh ? "zh" : "en"]);
+          log.insertBefore(h, log.firstChild);
+        }
         if (f.token) { saved.conversation = f.conversation; saved.token = f.token; saved.lastSeq = 0; save(); }
         ready = true; flush();
       } else if (f.type === "ack") {
@@ -130,6 +160,41 @@
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };
+  }
+  var shownHours = false;
+  function showClosed(f) {
+    panel.querySelector("#kefu-form").style.display = "none";
+    panel.querySelector("#kefu-end").style.display = "none";
+    if (panel.querySelector("#kefu-offline")) return;
+    var hours = f.hours ? f.hours[zh ? "zh" : "en"] : "";
+    var box = document.createElement("form");
+    box.id = "kefu-offline";
+    var p = document.createElement("p");
+    p.textContent = T.closed.replace("{h}", hours) + (f.next_opening ? " " + T.next.replace("{t}", f.next_opening) : "") +
+      " " + (f.takes_messages ? T.leaveHint : T.comeBack);
+    box.appendChild(p);
+    if (f.takes_messages) {
+      var fields = [["name", "input", T.name], ["reach", "input", T.reach], ["text", "textarea", T.message]];
+      fields.forEach(function (d) {
+        var el = document.createElement(d[1]); el.name = d[0]; el.placeholder = d[2]; el.setAttribute("aria-label", d[2]);
+        if (d[0] !== "name") el.required = true;
+        if (d[1] === "textarea") el.rows = 4;
+        box.appendChild(el);
+      });
+      var err = document.createElement("div"); err.id = "kefu-offline-error"; err.setAttribute("role", "alert");
+      box.appendChild(err);
+      var submit = document.createElement("button"); submit.type = "submit"; submit.textContent = T.leave;
+      box.appendChild(submit);
+      box.onsubmit = function (e) {
+        e.preventDefault();
+        submit.disabled = true; err.textContent = "";
+        offlinePending = { type: "leave_message", contract: contract,
+          id: "o" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8),
+          name: box.elements.name.value.trim() || null, reach: box.elements.reach.value.trim(), text: box.elements.text.value.trim() };
+        send(offlinePending);
+      };
+    }
+    log.appendChild(box);
   }
   function showRating() {
     setNote(T.ended);

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::{Authorized, Staff};
+use crate::contracts::{HoursNow, hours_now};
 
 /// Conversations an agent handles at once.
 pub const MAX_CONVERSATIONS_PER_AGENT: usize = 3;
@@ -262,6 +263,15 @@ enum CustomerFrame {
         score: u8,
     },
     End,
+    /// Outside service hours: a message for follow-up instead of a conversation.
+    LeaveMessage {
+        contract: String,
+        id: String,
+        name: Option<String>,
+        /// A phone number or an email address.
+        reach: String,
+        text: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -363,12 +373,23 @@ async fn customer_session(state: AppState, socket: WebSocket) {
                     let _ = out.send(error(format!("no contract {contract:?}")));
                     continue;
                 };
+                let hours = chat_hours(&state, &contract).await;
+                if let Some(h) = hours.as_ref().filter(|h| !h.open) {
+                    let _ = out.send(json!({
+                        "type": "closed",
+                        "hours": hours_json(h),
+                        "next_opening": h.next_opening,
+                        "takes_messages": h.takes_messages,
+                    }));
+                    continue;
+                }
                 match state.store.open_conversation(cid).await {
                     Ok(opened) => {
                         let _ = out.send(json!({
                             "type": "welcome",
                             "conversation": opened.id,
                             "token": opened.visitor_token,
+                            "hours": hours.as_ref().map(hours_json),
                         }));
                         state.chat.join(&opened.id, &out);
                         if let Ok(mut s) = state.chat.state.lock() {
@@ -428,12 +449,78 @@ async fn customer_session(state: AppState, socket: WebSocket) {
             (CustomerFrame::End, Some(conv)) => {
                 end(&state, conv).await;
             }
+            (
+                CustomerFrame::LeaveMessage {
+                    contract,
+                    id,
+                    name,
+                    reach,
+                    text,
+                },
+                _,
+            ) => {
+                leave_message(&state, &out, &contract, &id, name.as_deref(), &reach, &text).await;
+            }
             (CustomerFrame::Start { .. } | CustomerFrame::Resume { .. }, Some(_)) => {
                 let _ = out.send(error("this connection already has its conversation"));
             }
             (_, None) => {
                 let _ = out.send(error("start or resume a conversation first"));
             }
+        }
+    }
+}
+
+/// The chat channel's hours now, if the contract has a chat channel.
+async fn chat_hours(state: &AppState, contract: &str) -> Option<HoursNow> {
+    let stored = state.contracts.get(&state.store, contract).await.ok()?;
+    hours_now(
+        &stored,
+        kefu_core::contract::ChannelKind::Chat,
+        state.contracts.holidays(),
+        jiff::Timestamp::now(),
+    )
+}
+
+fn hours_json(h: &HoursNow) -> Value {
+    json!({"zh": h.hours_zh, "en": h.hours_en, "open": h.open})
+}
+
+/// Stores a message left outside service hours (committed before `message_left` is sent).
+async fn leave_message(
+    state: &AppState,
+    out: &Outbox,
+    contract: &str,
+    id: &str,
+    name: Option<&str>,
+    reach: &str,
+    text: &str,
+) {
+    let Some(contract_id) = state.store.contract_id(contract).await.ok().flatten() else {
+        let _ = out.send(error(format!("no contract {contract:?}")));
+        return;
+    };
+    let m = kefu_store::offline::NewOfflineMessage {
+        contract_id,
+        client_msg_id: id,
+        name,
+        reach,
+        text,
+    };
+    match state.store.leave_offline_message(&m).await {
+        Ok(left) => {
+            let _ = out.send(json!({
+                "type": "message_left",
+                "id": id,
+                "reference": left.contact_id.to_string(),
+            }));
+        }
+        Err(kefu_store::StoreError::Invalid(why)) => {
+            let _ = out.send(json!({"type": "error", "id": id, "detail": why}));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store an offline message");
+            let _ = out.send(json!({"type": "error", "id": id, "detail": "cannot store the message now; send it again"}));
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod assets;
 pub mod auth;
 mod chat;
 pub mod config;
+mod console;
+mod contracts;
 mod live;
 mod metrics;
 pub mod pages;
@@ -39,7 +41,7 @@ pub struct AppState {
     store: Store,
     metrics: Arc<Metrics>,
     logins: Arc<auth::LoginLimiter>,
-    contracts: Arc<live::ContractCache>,
+    contracts: Arc<contracts::ContractCache>,
     chat: Arc<chat::ChatHub>,
 }
 
@@ -59,7 +61,7 @@ impl Server {
             store,
             metrics: Arc::new(Metrics::new()),
             logins: Arc::new(auth::LoginLimiter::default()),
-            contracts: Arc::new(live::ContractCache::default()),
+            contracts: Arc::new(contracts::ContractCache::default()),
             chat: Arc::new(chat::ChatHub::default()),
         };
         state.chat.start(state.store.clone());
@@ -185,8 +187,27 @@ fn router(state: AppState) -> Router {
         .route("/widget.js", get(assets::widget_js))
         .route("/api/openapi.json", get(assets::openapi_json))
         .route("/api/docs", get(assets::api_docs))
+        .route("/api/docs.js", get(assets::api_docs_js))
         .route("/console/chat.js", get(assets::console_chat_js))
         .route("/console/chat", get(pages::console_chat))
+        .route("/console/messages", get(console::messages_page))
+        .route(
+            "/console/messages/{id}/reveal",
+            axum::routing::post(console::reveal),
+        )
+        .route(
+            "/console/messages/{id}/follow-up",
+            axum::routing::post(console::follow_up_submit),
+        )
+        .route(
+            "/account/language",
+            axum::routing::post(console::language_submit),
+        )
+        .route("/api/v1/offline-messages", get(console::list_api))
+        .route(
+            "/api/v1/offline-messages/{id}/follow-up",
+            axum::routing::post(console::follow_up_api),
+        )
         .route("/demo/widget", get(pages::widget_demo))
         .route("/wallboard", get(wallboard::page))
         .route("/wallboard.js", get(wallboard::board_js))

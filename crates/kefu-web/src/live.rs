@@ -1,9 +1,6 @@
 //! `POST /api/v1/calls/events`: a PBX pushes each call event as it happens; kefu stores it
 //! (idempotent by `event_id`) and, when the call ends, counts the call like an imported one.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,12 +22,6 @@ impl Policy for CallEventSenders {
     fn admits(role: Role) -> bool {
         matches!(role, Role::Admin | Role::Supervisor)
     }
-}
-
-/// Contracts' ids and bucket plans, read once per contract number.
-#[derive(Default)]
-pub struct ContractCache {
-    plans: Mutex<HashMap<String, (ContractId, BucketPlan)>>,
 }
 
 #[derive(Deserialize)]
@@ -123,17 +114,9 @@ async fn contract_plan(
     state: &AppState,
     number: &str,
 ) -> Result<(ContractId, BucketPlan), Problem> {
-    if let Some(hit) = state
+    let stored = state
         .contracts
-        .plans
-        .lock()
-        .ok()
-        .and_then(|m| m.get(number).cloned())
-    {
-        return Ok(hit);
-    }
-    let holidays = kefu_core::calendar::HolidayCalendar::builtin();
-    let stored = kefu_app::contracts::load_stored(&state.store, number, &holidays)
+        .get(&state.store, number)
         .await
         .map_err(|e| {
             if e.is_user_error() {
@@ -144,9 +127,6 @@ async fn contract_plan(
         })?;
     let plan = kefu_app::contracts::bucket_plan(&stored)
         .map_err(|e| problem(StatusCode::UNPROCESSABLE_ENTITY, format!("contract: {e}")))?;
-    if let Ok(mut m) = state.contracts.plans.lock() {
-        m.insert(number.to_owned(), (stored.id, plan.clone()));
-    }
     Ok((stored.id, plan))
 }
 

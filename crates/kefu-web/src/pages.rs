@@ -20,7 +20,7 @@ pub enum Lang {
 }
 
 impl Lang {
-    fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    pub(crate) fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
         // `?lang=` first, then the choice remembered from an earlier `?lang=` (a cookie), then
         // the browser's languages.
         let remembered = crate::auth::cookie(headers, LANG_COOKIE);
@@ -72,16 +72,18 @@ pub async fn remember_lang(req: axum::extract::Request, next: axum::middleware::
     });
     let res = next.run(req).await;
     match chosen.as_deref() {
-        Some(l @ ("zh" | "en")) => with_cookie(
-            res,
-            &format!("{LANG_COOKIE}={l}; Path=/; SameSite=Lax; Max-Age=31536000"),
-        ),
+        Some(l @ ("zh" | "en")) => with_cookie(res, &lang_cookie(l)),
         _ => res,
     }
 }
 
+/// The cookie that remembers a language in this browser.
+pub(crate) fn lang_cookie(lang: &str) -> String {
+    format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000")
+}
+
 /// A label in the page's language.
-fn t(lang: Lang, key: &str) -> &'static str {
+pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
     let (zh, en) = match key {
         "title.login" => ("登录", "Sign in"),
         "username" => ("用户名", "User name"),
@@ -127,6 +129,8 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "ch.onsite" => ("上门服务", "On-site"),
         "title.chat" => ("在线客服工作台", "Chat console"),
         "title.board" => ("监控大屏", "Wallboard"),
+        "title.messages" => ("客户留言", "Messages left"),
+        "language" => ("语言", "Language"),
         "chat_hint" => (
             "上线“在线客服”后,分配给您的会话会显示在这里。",
             "Conversations given to you appear here while you are on duty for chat.",
@@ -209,9 +213,9 @@ main.wide{max-width:60rem}h1{font-size:1.4rem;margin-top:0}label{display:block;m
 input{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #bbc;border-radius:4px}\
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;background:#1f5fbf;color:#fff;border:0;border-radius:4px;cursor:pointer}\
 .err{color:#b00020}.ok{color:#0a7a32}header{display:flex;justify-content:space-between;align-items:center}\
-nav a{margin-right:1rem}td{padding:.3rem 1.4rem .3rem 0}table button{padding:.35rem .9rem;font-size:.9rem}@media(max-width:32rem){main{margin:0;border-radius:0}}";
+nav a{margin-right:1rem}form.inline{display:inline-block;margin:0}form.inline button{margin:0 .3rem 0 0;padding:.3rem .8rem}button:disabled{background:#889}td{padding:.3rem 1.4rem .3rem 0}table button{padding:.35rem .9rem;font-size:.9rem}@media(max-width:32rem){main{margin:0;border-radius:0}}";
 
-fn page(lang: Lang, title: &str, wide: bool, body: &str) -> Html<String> {
+pub(crate) fn page(lang: Lang, title: &str, wide: bool, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -228,7 +232,7 @@ pub struct PageQuery {
     next: Option<String>,
 }
 
-fn with_cookie(mut r: Response, cookie: &str) -> Response {
+pub(crate) fn with_cookie(mut r: Response, cookie: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -345,7 +349,12 @@ pub async fn login_submit(
             kefu_store::sessions::SESSION_MAX_MICROS / 1_000_000
         ),
     );
-    with_cookie(r, &format!("{CSRF_COOKIE}=; Path=/login; Max-Age=0"))
+    let r = with_cookie(r, &format!("{CSRF_COOKIE}=; Path=/login; Max-Age=0"));
+    // The language this person chose follows them to this browser.
+    match state.store.preferred_lang(account.id).await {
+        Ok(Some(l)) => with_cookie(r, &lang_cookie(&l)),
+        _ => r,
+    }
 }
 
 #[derive(Deserialize)]
@@ -373,14 +382,14 @@ pub async fn logout(
     )
 }
 
-fn csrf_of(user: &crate::auth::CurrentUser) -> &str {
+pub(crate) fn csrf_of(user: &crate::auth::CurrentUser) -> &str {
     match &user.via {
         Via::Session { csrf_token, .. } => csrf_token,
         Via::ApiToken => "",
     }
 }
 
-fn sign_out_form(lang: Lang, csrf: &str) -> String {
+pub(crate) fn sign_out_form(lang: Lang, csrf: &str) -> String {
     format!(
         "<form method=\"post\" action=\"/logout\" style=\"margin:0\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button type=\"submit\" style=\"margin:0\">{}</button></form>",
@@ -428,10 +437,28 @@ pub async fn home(
             .collect();
         format!("<h2>{}</h2><table>{rows}</table>", t(lang, "duty"))
     };
+    let language = {
+        let csrf = escape(csrf_of(&auth.user));
+        let button = |code: &str, name: &str, current: bool| {
+            format!(
+                "<form method=\"post\" action=\"/account/language\" class=\"inline\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"lang\" value=\"{code}\">\
+                 <button type=\"submit\"{dis}>{name}</button></form>",
+                dis = if current { " disabled" } else { "" },
+            )
+        };
+        format!(
+            "<p class=\"lang\">{label}: {zh} {en}</p>",
+            label = t(lang, "language"),
+            zh = button("zh", "中文", lang == Lang::Zh),
+            en = button("en", "English", lang == Lang::En),
+        )
+    };
     let body = format!(
         "<header><h1>kefu · {title}</h1>{out}</header>\
-         <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>{duty}\
-         <p>{coming}</p><nav><a href=\"/console/chat\">{chat}</a><a href=\"/wallboard\">{board}</a><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
+         <p>{who}: <strong>{name}</strong> ({user}) · {role}: {rl}</p>{language}{duty}\
+         <p>{coming}</p><nav><a href=\"/console/chat\">{chat}</a>{messages}<a href=\"/wallboard\">{board}</a><a href=\"/account/password\">{pw}</a><a href=\"/api/v1/me\">/api/v1/me</a>\
          <a href=\"/healthz\">/healthz</a><a href=\"/metrics\">/metrics</a></nav>",
         title = t(lang, "title.home"),
         out = sign_out_form(lang, csrf_of(&auth.user)),
@@ -444,6 +471,14 @@ pub async fn home(
         pw = t(lang, "title.password"),
         chat = t(lang, "title.chat"),
         board = t(lang, "title.board"),
+        messages = if a.role == kefu_core::access::Role::ClientViewer {
+            String::new()
+        } else {
+            format!(
+                "<a href=\"/console/messages\">{}</a>",
+                t(lang, "title.messages")
+            )
+        },
     );
     page(lang, t(lang, "title.home"), true, &body).into_response()
 }

@@ -3,7 +3,6 @@
 //! at risk highlighted with what the rest of the period must bring.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -11,7 +10,6 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::Stream;
-use kefu_core::calendar::HolidayCalendar;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -42,12 +40,12 @@ pub struct BoardQuery {
 /// The figures of one moment.
 pub async fn figures(state: &AppState, contract: Option<&str>) -> Value {
     let now = jiff::Timestamp::now();
-    let holidays = Arc::new(HolidayCalendar::builtin());
+    let holidays = state.contracts.holidays();
     let number = match kefu_app::contracts::resolve_number(&state.store, contract).await {
         Ok(n) => n,
         Err(e) => return json!({"error": e.to_string()}),
     };
-    let stored = match kefu_app::contracts::load_stored(&state.store, &number, &holidays).await {
+    let stored = match state.contracts.get(&state.store, &number).await {
         Ok(s) => s,
         Err(e) => return json!({"error": e.to_string()}),
     };
@@ -187,16 +185,28 @@ const BOARD_JS: &str = include_str!("../assets/wallboard.js");
 /// The wallboard page.
 pub async fn page(
     _auth: Authorized<Supervisors>,
+    State(state): State<AppState>,
     Query(q): Query<BoardQuery>,
     headers: HeaderMap,
 ) -> Response {
     let en = crate::pages::wants_english(q.lang.as_deref(), &headers);
+    let lang = if en {
+        crate::pages::Lang::En
+    } else {
+        crate::pages::Lang::Zh
+    };
+    let title = if en { "Wallboard" } else { "监控大屏" };
+    if let Some(r) =
+        crate::console::contract_picker(&state, q.contract.as_deref(), lang, "/wallboard", title)
+            .await
+    {
+        return r;
+    }
     let contract = q
         .contract
         .as_deref()
         .map(|c| format!("?contract={}", crate::pages::url_encode(c)))
         .unwrap_or_default();
-    let title = if en { "Wallboard" } else { "监控大屏" };
     Html(format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title} · kefu</title>\

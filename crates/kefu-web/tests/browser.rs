@@ -146,8 +146,16 @@ async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     wait_text(c, "h1", "kefu").await;
 }
 
+/// The example contract with chat open around the clock (the story must not depend on the
+/// hour it runs at), and a copy whose chat is closed all day but for one early hour.
 async fn setup(store: &Store) {
-    support::example_contract(store).await;
+    let hours = "windows = [\"08:00-22:00\"]";
+    support::example_contract_edited(store, |t| t.replace(hours, "windows = [\"00:00-24:00\"]"))
+        .await;
+    support::example_contract_as(store, "CLOSED-1", |t| {
+        t.replace(hours, &format!("windows = [\"{}\"]", closed_now_window()))
+    })
+    .await;
     store
         .create_account(
             "tester",
@@ -176,6 +184,14 @@ async fn setup(store: &Store) {
         )
         .await
         .expect("agent");
+}
+
+/// A one-hour window that does not contain the present moment in Asia/Shanghai.
+fn closed_now_window() -> String {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+    let h = tz.to_datetime(jiff::Timestamp::now()).hour();
+    let open = if h + 3 < 24 { h + 2 } else { (h + 3) % 24 };
+    format!("{open:02}:00-{:02}:00", open + 1)
 }
 
 #[tokio::test]
@@ -299,9 +315,88 @@ async fn a_customer_chats_with_an_agent_in_real_browsers() {
             .goto(&format!("{base}/wallboard?lang=zh"))
             .await
             .expect("wallboard");
+        // Two contracts: the board asks which.
+        board
+            .find(Locator::LinkText("GDT-KF-2026-0017"))
+            .await
+            .expect("a link per contract")
+            .click()
+            .await
+            .expect("pick");
         wait_text(&board, ".tile", "今日响应时间").await;
         wait_text(&board, ".tile .big", " s").await;
         screenshot(&board, "wallboard.png").await;
+
+        // Outside service hours the widget shows the hours and takes a message instead.
+        customer
+            .goto(&format!("{base}/demo/widget?contract=CLOSED-1&lang=zh"))
+            .await
+            .expect("demo page");
+        customer
+            .find(Locator::Id("kefu-btn"))
+            .await
+            .expect("widget button")
+            .click()
+            .await
+            .expect("open");
+        wait_text(&customer, "#kefu-offline p", "现在不在服务时间内").await;
+        screenshot(&customer, "widget-closed.png").await;
+        for (name, text) in [
+            ("name", "王女士"),
+            ("reach", "13812345678"),
+            ("text", "宽带断了,明早请回电"),
+        ] {
+            customer
+                .find(Locator::Css(&format!("#kefu-offline [name={name}]")))
+                .await
+                .expect("offline form field")
+                .send_keys(text)
+                .await
+                .expect("type");
+        }
+        customer
+            .find(Locator::Css("#kefu-offline button"))
+            .await
+            .expect("leave")
+            .click()
+            .await
+            .expect("leave");
+        wait_text(&customer, ".kefu-note", "留言已收到").await;
+        screenshot(&customer, "widget-offline.png").await;
+
+        // The agent finds it, masked, in the console's messages.
+        agent
+            .goto(&format!(
+                "{base}/console/messages?contract=CLOSED-1&lang=zh"
+            ))
+            .await
+            .expect("messages");
+        wait_text(&agent, "td", "138****5678").await;
+        screenshot(&agent, "console-messages.png").await;
+
+        // The API docs page sends a request with the signed-in session and shows the answer.
+        agent.goto(&format!("{base}/api/docs")).await.expect("docs");
+        wait_text(&agent, "details.op summary", "/api/v1/me").await;
+        let me = agent
+            .find(Locator::XPath(
+                "//details[summary/code[normalize-space()='/api/v1/me']]",
+            ))
+            .await
+            .expect("the /api/v1/me operation");
+        me.find(Locator::Css("summary"))
+            .await
+            .expect("summary")
+            .click()
+            .await
+            .expect("open");
+        me.find(Locator::Css("button"))
+            .await
+            .expect("send")
+            .click()
+            .await
+            .expect("send");
+        wait_text(&agent, "pre.out", "\"username\": \"wang\"").await;
+        screenshot(&agent, "api-docs.png").await;
         let _ = customer.close().await;
         let _ = agent.close().await;
         let _ = board.close().await;

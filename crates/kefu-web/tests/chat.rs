@@ -259,3 +259,94 @@ async fn the_quality_report_carries_the_chat_figures() {
     })
     .await;
 }
+
+/// Chat hours that exclude the present moment in Asia/Shanghai: a one-hour window two hours
+/// from now (never wrapping midnight).
+fn closed_now_window() -> String {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+    let h = tz.to_datetime(jiff::Timestamp::now()).hour();
+    let open = if h + 3 < 24 { h + 2 } else { (h + 3) % 24 };
+    format!("{open:02}:00-{:02}:00", open + 1)
+}
+
+#[tokio::test]
+async fn outside_service_hours_the_widget_takes_a_message_that_becomes_a_contact() {
+    on_each_backend(async |store: &Store| {
+        let window = closed_now_window();
+        support::example_contract_edited(store, |t| {
+            t.replace(
+                "windows = [\"08:00-22:00\"]",
+                &format!("windows = [\"{window}\"]"),
+            )
+        })
+        .await;
+        with_server(store, async |addr: SocketAddr| {
+            let mut customer = connect(addr, "/chat/ws", None).await;
+            send(
+                &mut customer,
+                json!({"type": "start", "contract": support::EXAMPLE_NUMBER}),
+            )
+            .await;
+            let closed = next_of(&mut customer, "closed").await;
+            assert_eq!(closed["takes_messages"], true);
+            assert_eq!(
+                closed["hours"]["zh"],
+                format!("每日 {}", window.replace('-', "–"))
+            );
+            assert!(
+                closed["next_opening"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(&window[..5])),
+                "{closed}"
+            );
+
+            // A message without a way to reach the customer is refused, with the reason.
+            send(
+                &mut customer,
+                json!({"type": "leave_message", "contract": support::EXAMPLE_NUMBER,
+                "id": "o1", "reach": "soon", "text": "宽带断了"}),
+            )
+            .await;
+            let refused = tokio::time::timeout(Duration::from_secs(10), customer.next()).await;
+            let refused: Value = match refused {
+                Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str(&t).expect("json"),
+                other => panic!("no answer: {other:?}"),
+            };
+            assert_eq!(
+                (refused["type"].as_str(), refused["id"].as_str()),
+                (Some("error"), Some("o1"))
+            );
+            assert!(
+                refused["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("phone number")),
+                "{refused}"
+            );
+
+            let leave = json!({"type": "leave_message", "contract": support::EXAMPLE_NUMBER,
+                "id": "o2", "name": "王女士", "reach": "13812345678", "text": "宽带断了,请回电"});
+            send(&mut customer, leave.clone()).await;
+            let left = next_of(&mut customer, "message_left").await;
+            // Sent again (a reconnect before the answer arrived): stored once.
+            send(&mut customer, leave).await;
+            let again = next_of(&mut customer, "message_left").await;
+            assert_eq!(left["reference"], again["reference"]);
+
+            let cid = store
+                .contract_id(support::EXAMPLE_NUMBER)
+                .await
+                .expect("db")
+                .expect("contract");
+            let open = store.offline_messages(cid, true, 50).await.expect("list");
+            assert_eq!(open.len(), 1, "one message, however often it was sent");
+            assert_eq!(open[0].text, "宽带断了,请回电");
+            assert_eq!(open[0].customer.phone.as_deref(), Some("13812345678"));
+            assert_eq!(
+                open[0].contact_id.to_string(),
+                left["reference"].as_str().expect("ref")
+            );
+        })
+        .await;
+    })
+    .await;
+}

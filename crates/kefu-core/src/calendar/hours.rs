@@ -200,6 +200,42 @@ impl ServiceHours {
     pub fn needs_holiday_data(&self) -> bool {
         matches!(self, ServiceHours::WorkingDays(_))
     }
+
+    /// The hours in words for customers and staff, e.g. `每日 08:00–22:00` or
+    /// `Working days 09:00–18:00`; weekly hours list the days that have windows.
+    pub fn describe(&self, zh: bool) -> String {
+        let windows = |ws: &[Window]| {
+            normalized(ws)
+                .iter()
+                .map(|w| format!("{}–{}", w.open, w.close))
+                .collect::<Vec<_>>()
+                .join(if zh { "、" } else { ", " })
+        };
+        match (self, zh) {
+            (ServiceHours::Always, true) => "7×24 小时".to_owned(),
+            (ServiceHours::Always, false) => "24 hours a day, 7 days a week".to_owned(),
+            (ServiceHours::Daily(ws), true) => format!("每日 {}", windows(ws)),
+            (ServiceHours::Daily(ws), false) => format!("Daily {}", windows(ws)),
+            (ServiceHours::WorkingDays(ws), true) => format!("工作日 {}", windows(ws)),
+            (ServiceHours::WorkingDays(ws), false) => format!("Working days {}", windows(ws)),
+            (ServiceHours::Weekly(days), _) => {
+                const ZH: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+                const EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+                let names = if zh { ZH } else { EN };
+                let parts: Vec<String> = days
+                    .iter()
+                    .zip(names)
+                    .filter(|(ws, _)| !ws.is_empty())
+                    .map(|(ws, name)| format!("{name} {}", windows(ws)))
+                    .collect();
+                if parts.is_empty() {
+                    (if zh { "暂停服务" } else { "Closed" }).to_owned()
+                } else {
+                    parts.join(if zh { ";" } else { "; " })
+                }
+            }
+        }
+    }
 }
 
 /// Sorted, merged copy of a day's windows; the calendar works from this so
@@ -330,5 +366,52 @@ mod tests {
         assert!(!ServiceHours::Daily(vec![]).needs_holiday_data());
         assert!(!ServiceHours::Weekly(Default::default()).needs_holiday_data());
         assert!(ServiceHours::WorkingDays(vec![]).needs_holiday_data());
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    fn w(s: &str) -> Window {
+        s.parse().expect("test window")
+    }
+
+    #[test]
+    fn hours_are_described_in_both_languages() {
+        let cases: Vec<(ServiceHours, &str, &str)> = vec![
+            (
+                ServiceHours::Always,
+                "7×24 小时",
+                "24 hours a day, 7 days a week",
+            ),
+            (
+                ServiceHours::Daily(vec![w("08:00-22:00")]),
+                "每日 08:00–22:00",
+                "Daily 08:00–22:00",
+            ),
+            (
+                ServiceHours::WorkingDays(vec![w("13:00-18:00"), w("09:00-12:00")]),
+                "工作日 09:00–12:00、13:00–18:00",
+                "Working days 09:00–12:00, 13:00–18:00",
+            ),
+            (
+                ServiceHours::Weekly([
+                    vec![w("09:00-18:00")],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![w("10:00-16:00")],
+                    vec![],
+                ]),
+                "周一 09:00–18:00;周六 10:00–16:00",
+                "Mon 09:00–18:00; Sat 10:00–16:00",
+            ),
+        ];
+        for (hours, zh, en) in cases {
+            assert_eq!(hours.describe(true), zh);
+            assert_eq!(hours.describe(false), en);
+        }
     }
 }

@@ -173,10 +173,27 @@ pub const EXAMPLE_NUMBER: &str = "GDT-KF-2026-0017";
 
 /// Stores the example contract (and its amendment) as `kefu contract load` does.
 pub async fn example_contract(store: &Store) {
+    example_contract_edited(store, |text| text).await;
+}
+
+/// The example contract with its base document changed by `edit` first.
+pub async fn example_contract_edited(store: &Store, edit: impl Fn(String) -> String) {
+    example_contract_as(store, EXAMPLE_NUMBER, edit).await;
+}
+
+/// The example contract stored under another number, its base document changed by `edit`.
+pub async fn example_contract_as(store: &Store, number: &str, edit: impl Fn(String) -> String) {
     use kefu_core::calendar::HolidayCalendar;
     use kefu_core::contract::SourceFile;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let read_file = |name: &str| std::fs::read_to_string(dir.join(name)).expect("example file");
+    let read_file = |name: &str| {
+        let text = std::fs::read_to_string(dir.join(name)).expect("example file");
+        if name == "contract.toml" {
+            edit(text)
+        } else {
+            text
+        }
+    };
     let holidays = HolidayCalendar::builtin();
     let mut read =
         |p: &str| -> Result<(String, String), String> { Ok((p.to_owned(), read_file(p))) };
@@ -188,7 +205,7 @@ pub async fn example_contract(store: &Store) {
     .expect("the example contract validates");
     let versions = kefu_app::contracts::versions_of(&doc, Some("contract.toml".to_owned()));
     store
-        .save_contract(EXAMPLE_NUMBER, &doc.base().title, &versions, "tester")
+        .save_contract(number, &doc.base().title, &versions, "tester")
         .await
         .expect("save");
 }

@@ -1,0 +1,280 @@
+//! The console's follow-up of messages left outside service hours, on SQLite and PostgreSQL:
+//! who may list them and mark them followed up, masked by default, unmasked only with a
+//! reason that lands in the audit log; and a person's language following them to a new
+//! browser.
+
+#[path = "../../kefu-store/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::net::SocketAddr;
+
+use common::on_each_backend;
+use kefu_core::access::Role;
+use kefu_store::Store;
+use kefu_store::accounts::NewAccount;
+use kefu_store::offline::NewOfflineMessage;
+use support::{EXAMPLE_NUMBER, form, get, request, sign_in, with_server};
+
+const PASSWORD: &str = "a long enough password";
+
+/// The example contract, one account per role (a client viewer of that contract), a token for
+/// each, and one message left outside hours; returns the tokens and the message id.
+async fn setup(store: &Store) -> (Vec<(Role, String)>, String) {
+    support::example_contract(store).await;
+    let cid = store
+        .contract_id(EXAMPLE_NUMBER)
+        .await
+        .expect("db")
+        .expect("contract");
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let name = format!("u-{}", role.as_str());
+        let a = store
+            .create_account(
+                "tester",
+                &NewAccount {
+                    username: &name,
+                    display_name: &name,
+                    role,
+                    contract_id: role.is_scoped_to_one_contract().then_some(cid),
+                    password: PASSWORD,
+                    must_change_password: false,
+                },
+            )
+            .await
+            .expect("account");
+        tokens.push((
+            role,
+            format!(
+                "Bearer {}",
+                store.create_api_token(a.id, "test").await.expect("token")
+            ),
+        ));
+    }
+    let left = store
+        .leave_offline_message(&NewOfflineMessage {
+            contract_id: cid,
+            client_msg_id: "o-1",
+            name: Some("王小明"),
+            reach: "13812345678",
+            text: "宽带断了,请回电 13812345678",
+        })
+        .await
+        .expect("message");
+    (tokens, left.contact_id.to_string())
+}
+
+/// The CSRF token a signed-in page carries in its forms.
+fn csrf_in(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &page[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').expect("end of value")].to_owned()
+}
+
+#[tokio::test]
+async fn offline_messages_are_listed_masked_to_staff_and_followed_up_by_the_front_line() {
+    on_each_backend(async |store: &Store| {
+        let (tokens, id) = setup(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            // (method, path, status for: admin, supervisor, agent, qa, client, anonymous)
+            let list = format!("/api/v1/offline-messages?contract={EXAMPLE_NUMBER}");
+            let unknown = format!("/api/v1/offline-messages/{}/follow-up", uuid_like());
+            let matrix: [(&str, &str, [u16; 6]); 2] = [
+                ("GET", &list, [200, 200, 200, 200, 403, 401]),
+                // An id that is not there: 404 for those who may act, 403 for the rest.
+                ("POST", &unknown, [404, 404, 404, 403, 403, 401]),
+            ];
+            for (method, path, expected) in matrix {
+                for (i, want) in expected.iter().enumerate() {
+                    let headers: Vec<(&str, &str)> = tokens
+                        .get(i)
+                        .map(|(_, t)| vec![("Authorization", t.as_str())])
+                        .unwrap_or_default();
+                    let r = request(addr, method, path, &headers, None).await;
+                    assert_eq!(r.status, *want, "{method} {path} as #{i}: {}", r.body);
+                }
+            }
+            let agent = tokens[2].1.as_str();
+            let r = get(addr, &list, &[("Authorization", agent)]).await;
+            let listed = r.json();
+            assert_eq!(listed[0]["id"], id.as_str());
+            assert_eq!(listed[0]["phone"], "138****5678");
+            assert_eq!(listed[0]["name"], "王**");
+            assert_eq!(listed[0]["text"], "宽带断了,请回电 138****5678");
+            assert!(
+                !r.body.contains("13812345678"),
+                "nothing unmasked in the list"
+            );
+
+            let done = format!("/api/v1/offline-messages/{id}/follow-up?contract={EXAMPLE_NUMBER}");
+            let r = request(addr, "POST", &done, &[("Authorization", agent)], None).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let r = request(addr, "POST", &done, &[("Authorization", agent)], None).await;
+            assert_eq!(r.status, 404, "followed up once only");
+            let r = get(addr, &list, &[("Authorization", agent)]).await;
+            assert_eq!(
+                r.json().as_array().map(Vec::len),
+                Some(0),
+                "no longer waiting"
+            );
+            let r = get(addr, &format!("{list}&all=1"), &[("Authorization", agent)]).await;
+            assert!(r.json()[0]["followed_up_at"].is_string());
+        })
+        .await;
+    })
+    .await;
+}
+
+fn uuid_like() -> String {
+    "01890000-0000-7000-8000-000000000000".to_owned()
+}
+
+#[tokio::test]
+async fn revealing_a_customers_contact_needs_a_reason_and_is_audit_logged() {
+    on_each_backend(async |store: &Store| {
+        let (_, id) = setup(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            let r = sign_in(addr, "u-agent", PASSWORD).await;
+            let session = format!(
+                "kefu_session={}",
+                r.cookie("kefu_session").expect("session")
+            );
+            let page = get(
+                addr,
+                "/console/messages",
+                &[("Cookie", &session), ("Accept-Language", "zh-CN")],
+            )
+            .await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(page.body.contains("138****5678") && page.body.contains("王**"));
+            assert!(!page.body.contains("13812345678"), "masked by default");
+            let csrf = csrf_in(&page.body);
+            let reveal = format!("/console/messages/{id}/reveal?contract={EXAMPLE_NUMBER}");
+            let post = async |fields: &[(&str, &str)]| {
+                request(
+                    addr,
+                    "POST",
+                    &reveal,
+                    &[("Cookie", &session)],
+                    Some(("application/x-www-form-urlencoded", &form(fields))),
+                )
+                .await
+            };
+            assert_eq!(
+                post(&[("csrf", "forged"), ("reason", "回电")]).await.status,
+                403
+            );
+            assert_eq!(post(&[("csrf", &csrf), ("reason", " ")]).await.status, 400);
+            let shown = post(&[("csrf", &csrf), ("reason", "客户要求回电")]).await;
+            assert_eq!(shown.status, 200, "{}", shown.body);
+            assert!(shown.body.contains("13812345678") && shown.body.contains("王小明"));
+            assert_eq!(shown.header("cache-control"), Some("no-store"));
+            let log = store.audit().list(1, 1000).await.expect("audit");
+            let entry = log
+                .iter()
+                .find(|e| e.action == "customer.unmasked")
+                .expect("the view is in the audit log");
+            assert_eq!(entry.actor, "u-agent");
+            assert_eq!(entry.subject, format!("contact:{id}"));
+            assert_eq!(entry.detail["reason"], "客户要求回电");
+            assert!(
+                !entry.detail.to_string().contains("13812345678"),
+                "no PII in the log"
+            );
+
+            // A QA reviewer sees the list but may not unmask.
+            let r = sign_in(addr, "u-qa_reviewer", PASSWORD).await;
+            let qa = format!(
+                "kefu_session={}",
+                r.cookie("kefu_session").expect("session")
+            );
+            let page = get(addr, "/console/messages", &[("Cookie", &qa)]).await;
+            assert_eq!(page.status, 200);
+            assert!(!page.body.contains("/reveal"), "no reveal form for QA");
+            let r = request(
+                addr,
+                "POST",
+                &reveal,
+                &[("Cookie", &qa)],
+                Some((
+                    "application/x-www-form-urlencoded",
+                    &form(&[("csrf", &csrf_in(&page.body)), ("reason", "看看")]),
+                )),
+            )
+            .await;
+            assert_eq!(r.status, 403);
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_chosen_language_follows_the_person_to_another_browser() {
+    on_each_backend(async |store: &Store| {
+        setup(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            let r = sign_in(addr, "u-supervisor", PASSWORD).await;
+            assert!(r.cookie("kefu_lang").is_none(), "nothing chosen yet");
+            let session = format!(
+                "kefu_session={}",
+                r.cookie("kefu_session").expect("session")
+            );
+            let home = get(
+                addr,
+                "/",
+                &[("Cookie", &session), ("Accept-Language", "zh-CN")],
+            )
+            .await;
+            assert!(home.body.contains("语言"));
+            let csrf = csrf_in(&home.body);
+            let r = request(
+                addr,
+                "POST",
+                "/account/language",
+                &[("Cookie", &session)],
+                Some((
+                    "application/x-www-form-urlencoded",
+                    &form(&[("csrf", &csrf), ("lang", "xx")]),
+                )),
+            )
+            .await;
+            assert_eq!(r.status, 400, "only zh or en");
+            let r = request(
+                addr,
+                "POST",
+                "/account/language",
+                &[("Cookie", &session)],
+                Some((
+                    "application/x-www-form-urlencoded",
+                    &form(&[("csrf", &csrf), ("lang", "en")]),
+                )),
+            )
+            .await;
+            assert_eq!(
+                (r.status, r.cookie("kefu_lang").as_deref()),
+                (303, Some("en"))
+            );
+
+            // Another browser (no cookies, Chinese preferred) signs in: English, as chosen.
+            let r = sign_in(addr, "u-supervisor", PASSWORD).await;
+            assert_eq!(r.cookie("kefu_lang").as_deref(), Some("en"));
+            let session = format!(
+                "kefu_session={}; kefu_lang=en",
+                r.cookie("kefu_session").expect("session")
+            );
+            let home = get(
+                addr,
+                "/",
+                &[("Cookie", &session), ("Accept-Language", "zh-CN")],
+            )
+            .await;
+            assert!(home.body.contains("Language") && home.body.contains("Messages left"));
+        })
+        .await;
+    })
+    .await;
+}

@@ -412,3 +412,74 @@ impl Store {
         Ok(out)
     }
 }
+
+/// One conversation as a history list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub started_at: Timestamp,
+    pub state: String,
+    pub agent: Option<(UserId, String)>,
+    pub rating: Option<u8>,
+    pub messages: i64,
+    pub ended_at: Option<Timestamp>,
+}
+
+impl Store {
+    /// A contract's conversations begun in `[from, to)`, newest first; with `agent`, only
+    /// those that agent handled.
+    pub async fn chat_history(
+        &self,
+        contract_id: ContractId,
+        from: Timestamp,
+        to: Timestamp,
+        agent: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        type Row = (
+            String,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT c.id, c.created_at, c.state, c.agent_id, u.display_name, c.rating,
+                        c.last_seq, c.ended_at
+                 FROM chat_conversations c LEFT JOIN users u ON u.id = c.agent_id
+                 WHERE c.contract_id = $1 AND c.created_at >= $2 AND c.created_at < $3
+                   AND ($4 = '' OR c.agent_id = $4)
+                 ORDER BY c.created_at DESC LIMIT $5"
+            ))
+            .bind(contract_id.text())
+            .bind(from.as_microsecond())
+            .bind(to.as_microsecond())
+            .bind(agent.map(|a| a.text()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(id, created, state, agent_id, name, rating, n, ended)| {
+                Ok(ConversationSummary {
+                    id,
+                    started_at: micros_to_timestamp("chat_conversations.created_at", created)?,
+                    state,
+                    agent: match agent_id {
+                        Some(a) => Some((UserId::from_stored(&a)?, name.unwrap_or_default())),
+                        None => None,
+                    },
+                    rating: rating.and_then(|r| u8::try_from(r).ok()),
+                    messages: n,
+                    ended_at: ended
+                        .map(|e| micros_to_timestamp("chat_conversations.ended_at", e))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+}

@@ -170,8 +170,9 @@
     var box = document.createElement("form");
     box.id = "kefu-offline";
     var p = document.createElement("p");
-    p.textContent = T.closed.replace("{h}", hours) + (f.next_opening ? " " + T.next.replace("{t}", f.next_opening) : "") +
-      " " + (f.takes_messages ? T.leaveHint : T.comeBack);
+    var gap = zh ? "" : " ";
+    p.textContent = T.closed.replace("{h}", hours) + (f.next_opening ? gap + T.next.replace("{t}", f.next_opening) : "") +
+      gap + (f.takes_messages ? T.leaveHint : T.comeBack);
     box.appendChild(p);
     if (f.takes_messages) {
       var fields = [["name", "input", T.name], ["reach", "input", T.reach], ["text", "textarea", T.message]];

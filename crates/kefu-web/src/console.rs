@@ -64,7 +64,7 @@ fn masked(m: &OfflineMessage, tz: &jiff::tz::TimeZone) -> OfflineMessageJson {
 }
 
 /// Runs of 7 or more digits in free text masked like phone numbers.
-fn mask_numbers_in(text: &str) -> String {
+pub(crate) fn mask_numbers_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
@@ -88,7 +88,7 @@ fn mask_numbers_in(text: &str) -> String {
 }
 
 /// The contract a request means, its id and time zone.
-async fn contract_of(
+pub(crate) async fn contract_of(
     state: &AppState,
     named: Option<&str>,
 ) -> Result<(String, kefu_store::ContractId, jiff::tz::TimeZone), Problem> {

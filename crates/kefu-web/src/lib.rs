@@ -12,6 +12,7 @@ mod chat;
 pub mod config;
 mod console;
 mod contracts;
+mod history;
 mod live;
 mod metrics;
 pub mod pages;
@@ -191,6 +192,9 @@ fn router(state: AppState) -> Router {
         .route("/console/chat.js", get(assets::console_chat_js))
         .route("/console/chat", get(pages::console_chat))
         .route("/console/messages", get(console::messages_page))
+        .route("/console/history", get(history::history_page))
+        .route("/console/history/{id}", get(history::transcript_page))
+        .route("/console/search", get(history::search_page))
         .route(
             "/console/messages/{id}/reveal",
             axum::routing::post(console::reveal),

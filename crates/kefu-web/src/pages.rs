@@ -130,6 +130,8 @@ pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
         "title.chat" => ("在线客服工作台", "Chat console"),
         "title.board" => ("监控大屏", "Wallboard"),
         "title.messages" => ("客户留言", "Messages left"),
+        "title.history" => ("会话记录", "Conversation history"),
+        "title.search" => ("客户查询", "Find a customer"),
         "language" => ("语言", "Language"),
         "chat_hint" => (
             "上线“在线客服”后,分配给您的会话会显示在这里。",
@@ -475,8 +477,18 @@ pub async fn home(
             String::new()
         } else {
             format!(
-                "<a href=\"/console/messages\">{}</a>",
-                t(lang, "title.messages")
+                "<a href=\"/console/messages\">{}</a><a href=\"/console/history\">{}</a><a href=\"/console/search\">{}</a>",
+                t(lang, "title.messages"),
+                t(lang, "title.history"),
+                t(lang, "title.search")
+            )
+            .replace(
+                if a.role == kefu_core::access::Role::QaReviewer {
+                    "<a href=\"/console/search\">"
+                } else {
+                    "\u{0}"
+                },
+                "<a hidden href=\"/console/search\">",
             )
         },
     );

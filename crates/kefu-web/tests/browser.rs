@@ -397,6 +397,25 @@ async fn a_customer_chats_with_an_agent_in_real_browsers() {
             .expect("send");
         wait_text(&agent, "pre.out", "\"username\": \"wang\"").await;
         screenshot(&agent, "api-docs.png").await;
+
+        // The conversation is in the agent's history, and its transcript opens.
+        agent
+            .goto(&format!(
+                "{base}/console/history?contract=GDT-KF-2026-0017&lang=zh"
+            ))
+            .await
+            .expect("history");
+        wait_text(&agent, "td", "王坐席").await;
+        screenshot(&agent, "console-history.png").await;
+        agent
+            .find(Locator::LinkText("查看"))
+            .await
+            .expect("open link")
+            .click()
+            .await
+            .expect("open");
+        wait_text(&agent, ".m.customer", "宽带断网").await;
+        screenshot(&agent, "console-transcript.png").await;
         let _ = customer.close().await;
         let _ = agent.close().await;
         let _ = board.close().await;

@@ -278,3 +278,161 @@ async fn a_chosen_language_follows_the_person_to_another_browser() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_history_shows_an_agent_their_own_conversations_masked_and_supervisors_all() {
+    on_each_backend(async |store: &Store| {
+        let (tokens, _) = setup(store).await;
+        let cid = store
+            .contract_id(EXAMPLE_NUMBER)
+            .await
+            .expect("db")
+            .expect("contract");
+        let agent = store
+            .accounts()
+            .await
+            .expect("accounts")
+            .into_iter()
+            .find(|a| a.username == "u-agent")
+            .expect("agent");
+        let conv = store.open_conversation(cid).await.expect("open");
+        assert!(
+            store
+                .assign_conversation(&conv.id, agent.id)
+                .await
+                .expect("assign")
+        );
+        store
+            .append_message(
+                &conv.id,
+                kefu_store::chat::Sender::Customer,
+                None,
+                "c1",
+                "我的号码是 13812345678",
+            )
+            .await
+            .expect("message");
+        store
+            .append_message(
+                &conv.id,
+                kefu_store::chat::Sender::Agent,
+                Some(agent.id),
+                "a1",
+                "好的,马上处理",
+            )
+            .await
+            .expect("reply");
+        store
+            .create_account(
+                "tester",
+                &NewAccount {
+                    username: "u-other",
+                    display_name: "other",
+                    role: Role::Agent,
+                    contract_id: None,
+                    password: PASSWORD,
+                    must_change_password: false,
+                },
+            )
+            .await
+            .expect("another agent");
+        with_server(store, async |addr: SocketAddr| {
+            let session_of = async |user: &str| {
+                let r = sign_in(addr, user, PASSWORD).await;
+                format!(
+                    "kefu_session={}",
+                    r.cookie("kefu_session").expect("session")
+                )
+            };
+            let mine = session_of("u-agent").await;
+            let list = get(
+                addr,
+                "/console/history",
+                &[("Cookie", &mine), ("Accept-Language", "zh-CN")],
+            )
+            .await;
+            assert_eq!(list.status, 200, "{}", list.body);
+            assert!(
+                list.body.contains(&conv.id),
+                "the agent sees the conversation they handled"
+            );
+            let path = format!("/console/history/{}", conv.id);
+            let t = get(addr, &path, &[("Cookie", &mine)]).await;
+            assert_eq!(t.status, 200);
+            assert!(t.body.contains("138****5678") && t.body.contains("马上处理"));
+            assert!(
+                !t.body.contains("13812345678"),
+                "numbers masked in the transcript"
+            );
+
+            let other = session_of("u-other").await;
+            let list = get(addr, "/console/history", &[("Cookie", &other)]).await;
+            assert!(!list.body.contains(&conv.id), "not another agent's");
+            assert_eq!(get(addr, &path, &[("Cookie", &other)]).await.status, 404);
+
+            let boss = session_of("u-supervisor").await;
+            assert!(
+                get(addr, "/console/history", &[("Cookie", &boss)])
+                    .await
+                    .body
+                    .contains(&conv.id)
+            );
+            assert_eq!(get(addr, &path, &[("Cookie", &boss)]).await.status, 200);
+            assert_eq!(
+                get(addr, "/console/history?day=yesterday", &[("Cookie", &boss)])
+                    .await
+                    .status,
+                400
+            );
+            // The client's viewer has no console history.
+            let client = tokens[4].1.as_str();
+            assert_eq!(
+                get(addr, "/console/history", &[("Authorization", client)])
+                    .await
+                    .status,
+                403
+            );
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn searching_a_phone_number_finds_calls_and_messages_masked_and_is_audit_logged() {
+    on_each_backend(async |store: &Store| {
+        let (tokens, _) = setup(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            let admin = tokens[0].1.as_str();
+            let now = jiff::Timestamp::now();
+            for (i, (kind, secs)) in [("enqueued", 60), ("answered", 50), ("ended", 10)].into_iter().enumerate() {
+                let at = now - jiff::SignedDuration::from_secs(secs);
+                let body = serde_json::json!({"contract": EXAMPLE_NUMBER, "event_id": format!("e{i}"),
+                    "call_id": "call-1", "type": kind, "at": at.to_string(), "queue": "10000",
+                    "caller": "+86 138 1234 5678", "agent": "A007"});
+                let r = request(addr, "POST", "/api/v1/calls/events", &[("Authorization", admin)],
+                    Some(("application/json", &body.to_string()))).await;
+                assert!(r.status < 300, "{}", r.body);
+            }
+            let r = sign_in(addr, "u-agent", PASSWORD).await;
+            let session = format!("kefu_session={}", r.cookie("kefu_session").expect("session"));
+            let page = get(addr, "/console/search?phone=13812345678", &[("Cookie", &session), ("Accept-Language", "zh-CN")]).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(page.body.contains("2 条记录"), "the call and the message left: {}", page.body);
+            assert!(page.body.contains("A007") && page.body.contains("在线留言"));
+            assert!(!page.body.contains("13812345678"), "masked");
+            let short = get(addr, "/console/search?phone=123", &[("Cookie", &session), ("Accept-Language", "zh-CN")]).await;
+            assert!(short.body.contains("至少 5 位数字"));
+            let log = store.audit().list(1, 1000).await.expect("audit");
+            let searched: Vec<_> = log.iter().filter(|e| e.action == "customer.searched").collect();
+            assert_eq!(searched.len(), 1, "one search with a number, one entry");
+            assert_eq!(searched[0].actor, "u-agent");
+            assert!(!searched[0].detail.to_string().contains("13812345678"));
+            // QA reviewers and the client's viewer do not search customers.
+            assert_eq!(get(addr, "/console/search?phone=13812345678", &[("Authorization", tokens[3].1.as_str())]).await.status, 403);
+            assert_eq!(get(addr, "/console/search?phone=13812345678", &[("Authorization", tokens[4].1.as_str())]).await.status, 403);
+        })
+        .await;
+    })
+    .await;
+}

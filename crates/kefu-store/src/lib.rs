@@ -107,6 +107,41 @@ impl Store {
         &self.db
     }
 
+    /// For a long-running server on SQLite: WAL checkpoints leave the commit path. SQLite
+    /// otherwise checkpoints inside whichever commit crosses 1,000 WAL pages, and that commit
+    /// (a chat message waiting for its acknowledgement) waits for the copy and its fsync. Here
+    /// automatic checkpoints are turned off and a task on its own connection runs a PASSIVE
+    /// checkpoint (never blocks writers) every second. Nothing to do on PostgreSQL or for an
+    /// in-memory database. Short-lived commands (imports) keep SQLite's own checkpoints.
+    pub async fn checkpoint_in_background(&self) -> Result<bool, StoreError> {
+        let Db::Sqlite(pool) = &self.db else {
+            return Ok(false);
+        };
+        let options = pool.connect_options();
+        let file = options.get_filename().to_string_lossy().into_owned();
+        if file.is_empty() || file == ":memory:" || file.contains("mode=memory") {
+            return Ok(false);
+        }
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(pool)
+            .await?;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut conn)
+                    .await
+                {
+                    tracing::warn!(error = %e, "background WAL checkpoint failed");
+                }
+            }
+        });
+        Ok(true)
+    }
+
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }

@@ -141,14 +141,23 @@ async fn drive(
         customers.push(c);
     }
     let expected = o.conversations * o.messages;
+    // kefu hands each waiting conversation to an agent; the clock starts when every agent has
+    // its conversation (the steady state of 2,000 conversations under way), and how long the
+    // routing took is reported apart.
+    let assigned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let routing_started = Instant::now();
     let mut agent_tasks = Vec::new();
     for mut a in agents {
         let lat = latencies.clone();
         let m = o.messages;
+        let assigned = assigned.clone();
         agent_tasks.push(tokio::spawn(async move {
             let mut got = 0;
             while got < m {
                 let Some(v) = text(&mut a).await else { break };
+                if v["type"] == "assigned" {
+                    assigned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if v["type"] == "message" && v["from"] == "customer" {
                     if let Some(sent) = v["text"]
                         .as_str()
@@ -162,6 +171,20 @@ async fn drive(
             }
             a
         }));
+    }
+    if start_frame.is_some() {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while assigned.load(std::sync::atomic::Ordering::Relaxed) < o.conversations
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        eprintln!(
+            "{} of {} conversations routed to agents in {:.2} s (after the last customer connected)",
+            assigned.load(std::sync::atomic::Ordering::Relaxed),
+            o.conversations,
+            routing_started.elapsed().as_secs_f64()
+        );
     }
     let started = Instant::now();
     let mut customer_tasks = Vec::new();

@@ -66,6 +66,11 @@ impl Server {
             chat: Arc::new(chat::ChatHub::default()),
         };
         state.chat.start(state.store.clone());
+        state
+            .store
+            .checkpoint_in_background()
+            .await
+            .map_err(|e| format!("cannot start WAL checkpoints: {e}"))?;
         Ok(Server {
             listener,
             app: router(state),

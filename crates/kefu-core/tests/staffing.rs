@@ -132,6 +132,32 @@ fn erlang_c_textbook_example_360_calls_aht_240s_80_in_20() {
 }
 
 #[test]
+fn occupancy_exactly_on_target_meets_it_whatever_the_last_bit() {
+    // Found by the benchmark against pyworkforce: A ÷ max is a whole number
+    // in exact arithmetic, and floating point lands on either side of it.
+    // 1,292 × 180 ÷ 1,800 = 129.2 E at 85% → 152; 1,485 × 156 ÷ 1,800 =
+    // 128.7 E at 90% → 143; 1,683 × 280 ÷ 1,800 = 261.8 E at 85% → 308.
+    for (calls, aht, occ, want) in [
+        (1292.0, 180.0, 0.85, 152),
+        (1485.0, 156.0, 0.9, 143),
+        (1683.0, 280.0, 0.85, 308),
+    ] {
+        let traffic = Traffic::from_calls(calls, 1800.0, aht).expect("traffic");
+        let targets = Targets::default().max_occupancy(occ).expect("target");
+        for model in [Model::ErlangC, Model::erlang_a(60.0).expect("model")] {
+            let r = required_agents(&model, &traffic, &targets, Shrinkage::default())
+                .expect("reachable");
+            if model == Model::ErlangC {
+                assert_eq!(r.agents, want, "{calls} calls, AHT {aht}, occupancy {occ}");
+            } else {
+                // Abandonment lowers the carried load: fewer agents, never more.
+                assert!(r.agents <= want);
+            }
+        }
+    }
+}
+
+#[test]
 fn erlang_c_with_agents_not_above_traffic_is_unstable() {
     let traffic = Traffic::from_erlangs(12.0, Some(180.0)).expect("traffic");
     let r = evaluate(&Model::ErlangC, &traffic, 12, Some(20.0)).expect("evaluates");
@@ -322,6 +348,22 @@ fn invalid_input_is_a_typed_error_naming_the_field() {
     )
     .expect_err("needs aht");
     assert!(e.to_string().starts_with("aht_seconds is needed"), "{e}");
+}
+
+#[test]
+fn unreachable_targets_are_errors_not_endless_searches() {
+    // A million erlangs at ≤ 1% occupancy would need 10⁸ agents.
+    let traffic = Traffic::from_erlangs(1e6, Some(180.0)).expect("traffic");
+    let targets = Targets::default().max_occupancy(0.01).expect("target");
+    assert!(matches!(
+        required_agents(&Model::ErlangC, &traffic, &targets, Shrinkage::default()),
+        Err(StaffingError::Unreachable { .. })
+    ));
+    // Erlang A whose queue would need billions of states says so at once.
+    assert!(matches!(
+        ErlangAMetrics::new(100, 1000.0, 1.0, 1e9, 20.0),
+        Err(StaffingError::TooManyStates { .. })
+    ));
 }
 
 #[test]

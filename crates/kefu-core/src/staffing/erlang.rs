@@ -81,15 +81,23 @@ impl ErlangCMetrics {
     }
 }
 
-/// The least N with A ÷ N ≤ `max`, checked with the same division the
-/// evaluation uses (⌈A ÷ max⌉ alone can be one off in floating point).
+/// Whether an occupancy meets a maximum. Round inputs put A ÷ N exactly on
+/// the target surprisingly often (1,292 calls × 180 s ÷ 1,800 s at 85% is
+/// exactly 152 agents), and the last bit of a floating-point division must
+/// not decide such a tie: within a relative 1e−12 counts as meeting.
+pub(crate) fn occupancy_ok(occupancy: f64, max: f64) -> bool {
+    occupancy <= max * (1.0 + 1e-12)
+}
+
+/// The least N with A ÷ N ≤ `max`, checked with the same comparison the
+/// other targets use (⌈A ÷ max⌉ alone can be one off in floating point).
 fn least_agents_for_occupancy(a: f64, max: f64) -> u32 {
     let guess = (a / max).ceil().clamp(1.0, f64::from(MAX_AGENTS));
     let mut n = guess as u32;
-    while n > 1 && a / f64::from(n - 1) <= max {
+    while n > 1 && occupancy_ok(a / f64::from(n - 1), max) {
         n -= 1;
     }
-    while n < MAX_AGENTS && a / f64::from(n) > max {
+    while n < MAX_AGENTS && !occupancy_ok(a / f64::from(n), max) {
         n += 1;
     }
     n
@@ -105,7 +113,7 @@ pub(crate) fn least_agents_b(a: f64, targets: &Targets) -> Result<u32, StaffingE
         let blocking_ok = targets.max_blocking.is_none_or(|m| b <= m);
         let occ_ok = targets
             .max_occupancy
-            .is_none_or(|m| a * (1.0 - b) / f64::from(n) <= m);
+            .is_none_or(|m| occupancy_ok(a * (1.0 - b) / f64::from(n), m));
         if blocking_ok && occ_ok {
             return Ok(n);
         }
@@ -142,6 +150,12 @@ pub(crate) fn least_agents_c(
     let mut n = (stable_from as u32).max(1);
     if let Some(max) = targets.max_occupancy {
         n = n.max(least_agents_for_occupancy(a, max));
+        if !occupancy_ok(a / f64::from(n), max) {
+            return Err(StaffingError::Unreachable {
+                traffic_erlangs: a,
+                max: MAX_AGENTS,
+            });
+        }
     }
     let mut b = erlang_b(n, a);
     loop {
@@ -263,6 +277,16 @@ impl ErlangAMetrics {
             // No caller ever finds all agents busy (to f64 precision).
             return Ok(m);
         }
+        let too_many = || StaffingError::TooManyStates {
+            agents,
+            traffic_erlangs: a,
+            patience_ratio: patience_seconds / aht_seconds,
+            max_states: MAX_QUEUE_STATES,
+        };
+        // The weights rise until N + j·ρ reaches A: that far is walked at least.
+        if (a - n) / rho > MAX_QUEUE_STATES as f64 {
+            return Err(too_many());
+        }
         let ln_ratio = |j: usize| (a / (n + j as f64 * rho)).ln();
 
         // Pass 1: the largest log-weight, the sum of the waiting states'
@@ -273,12 +297,7 @@ impl ErlangAMetrics {
         let mut last = 0usize;
         for j in 1.. {
             if j > MAX_QUEUE_STATES {
-                return Err(StaffingError::TooManyStates {
-                    agents,
-                    traffic_erlangs: a,
-                    patience_ratio: patience_seconds / aht_seconds,
-                    max_states: MAX_QUEUE_STATES,
-                });
+                return Err(too_many());
             }
             lr += ln_ratio(j);
             if lr > max {
@@ -371,7 +390,9 @@ impl ErlangAMetrics {
             && targets
                 .max_asa_seconds
                 .is_none_or(|x| self.asa_answered_seconds <= x)
-            && targets.max_occupancy.is_none_or(|x| self.occupancy <= x)
+            && targets
+                .max_occupancy
+                .is_none_or(|x| occupancy_ok(self.occupancy, x))
             && targets.max_abandon.is_none_or(|x| self.p_abandon <= x)
     }
 }

@@ -7,15 +7,23 @@ use super::{MAX_AGENTS, StaffingError, Targets};
 
 /// Erlang B: the probability that a call finds all `agents` busy and is lost,
 /// with `erlangs` of offered traffic. By the recursion B(0) = 1,
-/// B(k) = A·B(k−1) ÷ (k + A·B(k−1)): every step is a ratio of positive numbers
-/// below 1, so it neither overflows nor loses precision, for thousands of
+/// B(k) = A·B(k−1) ÷ (k + A·B(k−1)), no factorials or powers: every term is
+/// positive, so nothing cancels and nothing overflows, for thousands of
 /// agents and thousands of erlangs alike.
+///
+/// Run in its reciprocal form, 1/B(k) = 1 + (k/A)·(1/B(k−1)) — the same
+/// recursion, a multiply-add per agent instead of a division, which is most
+/// of the cost of a required-agents search. Where B is below the smallest
+/// normal `f64` the reciprocal overflows to ∞ and B comes out 0.
 pub fn erlang_b(agents: u32, erlangs: f64) -> f64 {
-    let mut b = 1.0;
-    for k in 1..=agents {
-        b = erlangs * b / (f64::from(k) + erlangs * b);
+    let per_erlang = 1.0 / erlangs; // ∞ for no traffic: B = 0 from one agent on
+    let mut inv = 1.0f64;
+    let mut k = 0.0f64;
+    for _ in 0..agents {
+        k += 1.0;
+        inv = 1.0 + inv * (k * per_erlang);
     }
-    b
+    1.0 / inv
 }
 
 /// Erlang C (M/M/N, callers wait as long as it takes) for `agents` and

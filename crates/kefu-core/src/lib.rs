@@ -7,3 +7,4 @@ pub mod chat;
 pub mod contract;
 pub mod mask;
 pub mod phone;
+pub mod staffing;

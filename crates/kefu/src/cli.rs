@@ -15,6 +15,7 @@ mod pdf;
 mod phone_cmds;
 mod serve;
 mod show;
+mod staffing_cmds;
 mod store_cmds;
 
 #[derive(Parser, Debug)]
@@ -113,6 +114,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run the web server: API, console, health (/healthz) and metrics (/metrics).
     Serve(serve::ServeArgs),
+    /// Staffing models: the agents a queue needs for its targets (Erlang B, C, A).
+    #[command(subcommand)]
+    Staffing(staffing_cmds::StaffingCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -220,6 +224,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Generate(GenerateCmd::Calls(a)) => phone_cmds::generate_calls(&g, &a),
         Command::Demo(a) => demo::demo(&g, &a),
         Command::Serve(a) => serve::serve(&g, &a),
+        Command::Staffing(c) => staffing_cmds::run(&c),
     }
 }
 

@@ -1,0 +1,294 @@
+//! `kefu staffing erlang`: Erlang B, C or A for one interval — what a number
+//! of agents achieves, or the least number that meets the targets.
+
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+use kefu_core::staffing::{
+    Model, Shrinkage, StaffingError, StaffingResult, Targets, Traffic, evaluate, required_agents,
+};
+
+use super::{CmdResult, UserError};
+
+#[derive(Subcommand, Debug)]
+pub enum StaffingCmd {
+    /// One interval under Erlang B, C or A: with --agents, what they achieve;
+    /// without, the least number of agents that meets every target.
+    Erlang(ErlangArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// Erlang B: calls that find every agent busy are lost.
+    B,
+    /// Erlang C: callers wait as long as it takes.
+    C,
+    /// Erlang A: waiting callers give up after a mean patience (--patience-seconds).
+    A,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ErlangArgs {
+    #[arg(long, value_enum)]
+    pub model: ModelArg,
+    /// Calls offered in the interval (with --interval-seconds and --aht-seconds).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "traffic")]
+    pub calls: Option<f64>,
+    /// Length of the interval the calls arrive in.
+    #[arg(long, allow_negative_numbers = true)]
+    pub interval_seconds: Option<f64>,
+    /// Offered traffic in erlangs, instead of --calls and --interval-seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    pub traffic: Option<f64>,
+    /// Average handling time of a call.
+    #[arg(long, allow_negative_numbers = true)]
+    pub aht_seconds: Option<f64>,
+    /// Erlang A: mean time a waiting caller holds on before giving up.
+    #[arg(long, allow_negative_numbers = true)]
+    pub patience_seconds: Option<f64>,
+    /// Evaluate this many agents (on the phones, after shrinkage) instead of searching.
+    #[arg(long)]
+    pub agents: Option<u32>,
+    /// The service level's threshold: answered within this many seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    pub threshold_seconds: Option<f64>,
+    /// Target service level, a fraction (0.8 = 80% within --threshold-seconds).
+    /// Erlang A: answered within the threshold ÷ all offered calls.
+    #[arg(long, allow_negative_numbers = true)]
+    pub target_sl: Option<f64>,
+    /// Highest acceptable occupancy, a fraction.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_occupancy: Option<f64>,
+    /// Erlang A: highest acceptable share of callers who give up (0.05 = connection rate ≥ 95%).
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_abandon: Option<f64>,
+    /// Highest acceptable mean wait of answered calls (平均响应时间), in seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_asa_seconds: Option<f64>,
+    /// Erlang B: highest acceptable share of calls blocked.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_blocking: Option<f64>,
+    /// Share of paid time off the phones (breaks, training), a fraction below 1.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    pub shrinkage: f64,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn user(e: StaffingError) -> UserError {
+    UserError::Message(e.to_string())
+}
+
+fn msg(m: &str) -> UserError {
+    UserError::Message(m.to_owned())
+}
+
+pub fn run(cmd: &StaffingCmd) -> CmdResult {
+    match cmd {
+        StaffingCmd::Erlang(a) => erlang(a),
+    }
+}
+
+fn erlang(a: &ErlangArgs) -> CmdResult {
+    let traffic = match (a.calls, a.traffic) {
+        (Some(calls), None) => {
+            let interval = a.interval_seconds.ok_or_else(|| {
+                msg("--calls needs --interval-seconds (the interval they arrive in)")
+            })?;
+            let aht = a
+                .aht_seconds
+                .ok_or_else(|| msg("--calls needs --aht-seconds (to turn calls into erlangs)"))?;
+            Traffic::from_calls(calls, interval, aht).map_err(user)?
+        }
+        (None, Some(erlangs)) => {
+            if a.interval_seconds.is_some() {
+                return Err(msg("--interval-seconds goes with --calls, not --traffic").into());
+            }
+            Traffic::from_erlangs(erlangs, a.aht_seconds).map_err(user)?
+        }
+        _ => {
+            return Err(msg(
+                "give the offered traffic: --calls N --interval-seconds S --aht-seconds H, or --traffic A",
+            )
+            .into());
+        }
+    };
+    let model = match (a.model, a.patience_seconds) {
+        (ModelArg::A, Some(p)) => Model::erlang_a(p).map_err(user)?,
+        (ModelArg::A, None) => {
+            return Err(msg(
+                "--model a needs --patience-seconds (mean time before a caller gives up)",
+            )
+            .into());
+        }
+        (_, Some(_)) => {
+            return Err(msg("--patience-seconds is for --model a (Erlang A)").into());
+        }
+        (ModelArg::B, None) => Model::ErlangB,
+        (ModelArg::C, None) => Model::ErlangC,
+    };
+    let mut targets = Targets::default();
+    match (a.target_sl, a.threshold_seconds) {
+        (Some(sl), Some(t)) => targets = targets.service_level(sl, t).map_err(user)?,
+        (Some(_), None) => {
+            return Err(
+                msg("--target-sl needs --threshold-seconds (answered within how long)").into(),
+            );
+        }
+        _ => {}
+    }
+    if let Some(x) = a.max_occupancy {
+        targets = targets.max_occupancy(x).map_err(user)?;
+    }
+    if let Some(x) = a.max_abandon {
+        targets = targets.max_abandon(x).map_err(user)?;
+    }
+    if let Some(x) = a.max_asa_seconds {
+        targets = targets.max_asa_seconds(x).map_err(user)?;
+    }
+    if let Some(x) = a.max_blocking {
+        targets = targets.max_blocking(x).map_err(user)?;
+    }
+    let shrinkage = Shrinkage::new(a.shrinkage).map_err(user)?;
+    let has_targets = targets != Targets::default();
+    let result = match a.agents {
+        Some(n) => {
+            let mut r = evaluate(&model, &traffic, n, a.threshold_seconds).map_err(user)?;
+            if has_targets {
+                // Also say how many would be enough.
+                let least = required_agents(&model, &traffic, &targets, shrinkage).map_err(user)?;
+                r.required_agents = least.required_agents;
+                r.required_agents_with_shrinkage = least.required_agents_with_shrinkage;
+            }
+            r
+        }
+        None => {
+            if !has_targets {
+                return Err(msg(
+                    "give --agents N to evaluate, or a target to search for (--target-sl with --threshold-seconds, --max-asa-seconds, --max-occupancy, --max-abandon, --max-blocking)",
+                )
+                .into());
+            }
+            let least = required_agents(&model, &traffic, &targets, shrinkage).map_err(user)?;
+            match a.threshold_seconds {
+                // A threshold without a service-level target: report the
+                // service level at the agents found all the same.
+                Some(t) if targets.get_service_level().is_none() && least.agents > 0 => {
+                    StaffingResult {
+                        required_agents: least.required_agents,
+                        required_agents_with_shrinkage: least.required_agents_with_shrinkage,
+                        ..evaluate(&model, &traffic, least.agents, Some(t)).map_err(user)?
+                    }
+                }
+                _ => least,
+            }
+        }
+    };
+    if a.json {
+        let text = serde_json::to_string_pretty(&result).map_err(anyhow::Error::from)?;
+        println!("{text}");
+    } else {
+        print!(
+            "{}",
+            table(
+                &model,
+                &result,
+                a.threshold_seconds,
+                shrinkage,
+                a.agents.is_some()
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+fn secs(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.1} s")
+    } else {
+        "∞ (agents ≤ traffic: the queue grows without bound)".to_owned()
+    }
+}
+
+/// The readable form: one line of context, then one figure per line.
+fn table(
+    model: &Model,
+    r: &StaffingResult,
+    threshold: Option<f64>,
+    shrinkage: Shrinkage,
+    evaluated: bool,
+) -> String {
+    let mut out = format!(
+        "{} — {:.2} erlangs, {} agents{}\n",
+        model.name(),
+        r.traffic_erlangs,
+        r.agents,
+        if evaluated {
+            ""
+        } else {
+            " (the least that meets the targets)"
+        }
+    );
+    let mut rows: Vec<(String, String)> = Vec::new();
+    if evaluated && let Some(n) = r.required_agents {
+        rows.push(("least agents for the targets".into(), n.to_string()));
+    }
+    if let Some(n) = r.required_agents_with_shrinkage {
+        rows.push((
+            format!("to schedule ({} shrinkage)", pct(shrinkage.get())),
+            n.to_string(),
+        ));
+    }
+    let t = threshold.map_or(String::new(), |t| format!(" within {t} s"));
+    let opt =
+        |rows: &mut Vec<(String, String)>, label: String, v: Option<f64>, f: fn(f64) -> String| {
+            if let Some(v) = v {
+                rows.push((label, f(v)));
+            }
+        };
+    opt(&mut rows, "blocked (Erlang B)".into(), r.erlang_b, pct);
+    opt(&mut rows, "P(wait)".into(), r.p_wait, pct);
+    opt(&mut rows, format!("service level{t}"), r.service_level, pct);
+    opt(&mut rows, "abandoned".into(), r.p_abandon, pct);
+    opt(
+        &mut rows,
+        format!("answered{t} ÷ offered"),
+        r.sl_answered_within_t,
+        pct,
+    );
+    opt(
+        &mut rows,
+        format!("answered{t} ÷ answered"),
+        r.sl_excl_abandon,
+        pct,
+    );
+    opt(
+        &mut rows,
+        format!("waited{t} ÷ offered"),
+        r.sl_wait_le_t,
+        pct,
+    );
+    opt(&mut rows, "ASA, all callers".into(), r.asa_seconds, secs);
+    opt(
+        &mut rows,
+        "ASA, answered callers".into(),
+        r.asa_answered_seconds,
+        secs,
+    );
+    rows.push(("occupancy".into(), pct(r.occupancy)));
+    let width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (label, value) in rows {
+        let pad = width - label.chars().count();
+        out.push_str(&format!("  {label}{}  {value}\n", " ".repeat(pad)));
+    }
+    out
+}

@@ -46,6 +46,9 @@ pub struct QualityReport {
     pub contract: ContractHeader,
     pub channels: ChannelSections,
     pub data: DataSection,
+    /// Clause 2.2, enough staff: service not provided, agents on duty against what the
+    /// traffic required.
+    pub staffing: Option<crate::staffing::PeriodStaffing>,
     pub definitions: Vec<Definition>,
 }
 
@@ -795,6 +798,16 @@ pub async fn phone_quality_report(
         _ => None,
     };
 
+    let staffing = crate::staffing::period_staffing(
+        store,
+        &stored,
+        (period.first_day(), period.last_day()),
+        (start, end),
+        holidays.clone(),
+        now,
+    )
+    .await?;
+
     Ok(QualityReport {
         schema: REPORT_SCHEMA,
         title: "客服服务质量评估报告",
@@ -823,6 +836,7 @@ pub async fn phone_quality_report(
             chat,
         },
         data: DataSection { calls, imports },
+        staffing: Some(staffing),
         definitions: definitions(&s, contract),
     })
 }

@@ -160,6 +160,9 @@ pub fn html(r: &QualityReport, en: bool) -> String {
     if let Some(c) = &r.channels.chat {
         chat(&mut o, c, &l);
     }
+    if let Some(st) = &r.staffing {
+        staffing(&mut o, st, &l);
+    }
 
     // Data completeness.
     let _ = write!(o, "<h2>{}</h2>", l.t("数据完整性", "Data completeness"));
@@ -504,6 +507,165 @@ fn verdict_table(o: &mut String, targets: &[TargetLine], l: &L) {
         );
     }
     o.push_str("</table>");
+}
+
+/// Clause 2.2, enough staff: service not provided per channel, and the phone's agents on duty
+/// against what its traffic required.
+fn staffing(o: &mut String, st: &kefu_app::staffing::PeriodStaffing, l: &L) {
+    let _ = write!(
+        o,
+        "<h2>{} {})</h2><p>{} <b class=\"{}\">{}</b></p>",
+        l.t("人员配备(条款", "Staffing (clause"),
+        esc(&st.clause),
+        l.t("结论:", "Verdict:"),
+        if st.met { "met" } else { "missed" },
+        if st.met {
+            l.t(
+                "达标:服务时间内始终有人值班,且不低于最少人数",
+                "met: someone on duty throughout service hours, never below the minimum",
+            )
+        } else {
+            l.t("未达标", "missed")
+        }
+    );
+    o.push_str("<table class=\"grid\"><tr><th>");
+    let _ = write!(
+        o,
+        "{}</th><th>{}</th><th>{}</th></tr>",
+        l.t("渠道", "Channel"),
+        l.t("最少值班人数", "Minimum on duty"),
+        l.t("无人值班(分钟)", "Not provided (minutes)")
+    );
+    for (ch, min) in &st.min_agents {
+        let _ = write!(
+            o,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(channel_label(ch, l)),
+            min,
+            st.not_provided_minutes.get(ch).copied().unwrap_or(0)
+        );
+    }
+    o.push_str("</table>");
+    let _ = write!(
+        o,
+        "<p class=\"note\">{} {} {}</p>",
+        l.t(
+            "服务时间内连续无人值班达到",
+            "Service counts as not provided after nobody is on duty inside service hours for"
+        ),
+        st.not_provided_after_minutes,
+        l.t("分钟即记为服务未提供。", "minutes.")
+    );
+    if let Some(p) = &st.phone {
+        let rows: [(&str, String); 5] = [
+            (
+                l.t("计算模型", "Model"),
+                format!(
+                    "{}{}",
+                    p.model,
+                    p.patience_seconds
+                        .map(|x| format!(" ({} {x:.0} s)", l.t("耐心", "patience")))
+                        .unwrap_or_default()
+                ),
+            ),
+            (
+                l.t("服务时段数", "Intervals in service hours"),
+                p.intervals_open.to_string(),
+            ),
+            (
+                l.t("低于最少人数的时段", "Intervals below the minimum"),
+                p.intervals_below_minimum.to_string(),
+            ),
+            (
+                l.t(
+                    "人手少于话务所需的时段",
+                    "Intervals with fewer agents than the traffic needed",
+                ),
+                p.intervals_short.to_string(),
+            ),
+            (
+                l.t("缺少的坐席工时", "Agent-hours missing"),
+                format!("{:.1}", p.shortage_agent_hours),
+            ),
+        ];
+        let _ = write!(
+            o,
+            "<h3>{}</h3><table class=\"grid\">",
+            l.t("电话坐席配备", "Phone agents")
+        );
+        for (k, v) in rows {
+            let _ = write!(
+                o,
+                "<tr><td class=\"l\">{}</td><td>{}</td></tr>",
+                esc(k),
+                esc(&v)
+            );
+        }
+        o.push_str("</table>");
+        if !p.worst.is_empty() {
+            let _ = write!(
+                o,
+                "<table class=\"grid\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                l.t("时段", "Interval"),
+                l.t("来电", "Calls"),
+                l.t("需要坐席", "Required"),
+                l.t("在岗", "On duty"),
+                l.t("缺口", "Short")
+            );
+            for s in &p.worst {
+                let _ = write!(
+                    o,
+                    "<tr><td class=\"l\">{}</td><td>{:.0}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+                    esc(&s.start.replace('T', " ")),
+                    s.forecast_contacts,
+                    s.required_agents,
+                    s.on_duty.unwrap_or(0.0),
+                    s.shortage.unwrap_or(0.0)
+                );
+            }
+            o.push_str("</table>");
+        }
+    }
+    if !st.service_not_provided.is_empty() {
+        let _ = write!(
+            o,
+            "<h3>{}</h3><table class=\"grid\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            l.t("服务未提供时段", "Service not provided"),
+            l.t("渠道", "Channel"),
+            l.t("自", "From"),
+            l.t("至", "To"),
+            l.t("分钟", "Minutes")
+        );
+        for n in st.service_not_provided.iter().take(50) {
+            let _ = write!(
+                o,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(n.channel),
+                esc(&n.from),
+                esc(&n.to),
+                n.minutes
+            );
+        }
+        o.push_str("</table>");
+        if st.service_not_provided.len() > 50 {
+            let _ = write!(
+                o,
+                "<p class=\"note\">{} {}</p>",
+                st.service_not_provided.len() - 50,
+                l.t("个时段未列出(见 JSON)。", "more stretches in the JSON.")
+            );
+        }
+    }
+}
+
+fn channel_label<'a>(key: &'a str, l: &L) -> &'a str {
+    match key {
+        "phone" => l.t("电话客服", "Phone"),
+        "chat" => l.t("在线客服", "Online chat"),
+        "email" => l.t("邮件客服", "Email"),
+        "onsite" => l.t("现场客服", "On-site"),
+        other => other,
+    }
 }
 
 /// The online chat channel: verdicts and the period's figures.

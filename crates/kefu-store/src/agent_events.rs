@@ -59,6 +59,37 @@ pub(crate) async fn insert_agent_events(
 }
 
 impl Store {
+    /// A contract's agent events in `[from, to)` that apply to all queues (logins, logoffs,
+    /// pauses of every queue), by agent and time: (agent, instant, kind).
+    pub async fn agent_events_between(
+        &self,
+        contract_id: ContractId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let rows: Vec<(String, i64, String)> = on_db!(self.db(), pool => {
+            sqlx::query_as(sql!(
+                "SELECT agent, at, kind FROM agent_events
+                 WHERE contract_id = $1 AND at >= $2 AND at < $3 AND queue = ''
+                 ORDER BY agent, at"
+            ))
+            .bind(contract_id.text())
+            .bind(from.as_microsecond())
+            .bind(to.as_microsecond())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(agent, at, kind)| {
+                Ok((
+                    agent,
+                    crate::db::micros_to_timestamp("agent_events.at", at)?,
+                    kind,
+                ))
+            })
+            .collect()
+    }
+
     /// How many agent events a contract has.
     pub async fn agent_event_count(&self, contract_id: ContractId) -> Result<i64, StoreError> {
         let (n,): (i64,) = on_db!(self.db(), pool => {

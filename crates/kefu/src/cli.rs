@@ -224,7 +224,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Generate(GenerateCmd::Calls(a)) => phone_cmds::generate_calls(&g, &a),
         Command::Demo(a) => demo::demo(&g, &a),
         Command::Serve(a) => serve::serve(&g, &a),
-        Command::Staffing(c) => staffing_cmds::run(&c),
+        Command::Staffing(c) => staffing_cmds::run(&g, &c),
     }
 }
 

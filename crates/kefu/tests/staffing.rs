@@ -239,3 +239,111 @@ fn staffing_erlang_bad_input_exits_2_naming_the_field() {
         assert!(stderr(&o).starts_with(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// A month of generated calls imported into a fresh store, and a week of it planned: the
+/// forecast, the agents the contract's phone targets require (Erlang A with the patience the
+/// calls show), the agents the PBX had logged in, and the channels nobody was on duty for.
+#[test]
+fn a_week_is_planned_from_imported_history_and_the_pbx_logins() {
+    let dir = std::env::temp_dir().join(format!("kefu-plan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = format!("sqlite://{}/kefu.db", dir.display());
+    let data = dir.display().to_string();
+    let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/contract.toml");
+    let log = dir.join("queue_log");
+    let log = log.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| {
+        let mut all = vec!["--db", db.as_str(), "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        kefu(&all)
+    };
+    let ok = |o: Output| {
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    ok(run(&["contract", "load", contract]));
+    ok(kefu(&[
+        "generate",
+        "calls",
+        "--contract",
+        contract,
+        "--month",
+        "2026-10",
+        "--calls",
+        "20000",
+        "--out",
+        log,
+    ]));
+    ok(run(&["import", "--format", "queue-log", log]));
+
+    let plan = json(&run(&["staffing", "plan", "--week", "2026-W44", "--json"]));
+    assert_eq!(plan["week"], "2026-W44");
+    assert_eq!(
+        plan["model"], "Erlang A",
+        "the calls show abandonment: patience is estimated"
+    );
+    assert!(plan["patience_seconds"].as_f64().is_some_and(|p| p > 0.0));
+    let slots = plan["slots"].as_array().expect("slots");
+    assert_eq!(slots.len(), 7 * 48, "a week of 30-minute intervals");
+    let monday_10 = slots
+        .iter()
+        .find(|s| s["start"] == "2026-10-26T10:00")
+        .expect("Monday 10:00");
+    assert!(
+        monday_10["forecast_contacts"]
+            .as_f64()
+            .is_some_and(|c| c > 1.0),
+        "{monday_10}"
+    );
+    assert!(
+        monday_10["required_agents"]
+            .as_u64()
+            .is_some_and(|n| n >= 2),
+        "at least the contract's minimum"
+    );
+    assert!(
+        monday_10["on_duty"].as_f64().is_some_and(|n| n > 0.0),
+        "the PBX's logged-in agents count"
+    );
+    let nobody = plan["service_not_provided"].as_array().expect("list");
+    assert!(
+        nobody
+            .iter()
+            .any(|n| n["channel"] == "chat" && n["minutes"] == 840),
+        "nobody was on duty for chat 08:00–22:00: {nobody:?}"
+    );
+
+    let table = run(&[
+        "staffing",
+        "plan",
+        "--week",
+        "2026-W44",
+        "--lang",
+        "en",
+        "--chart",
+        &format!("{data}/plan.svg"),
+    ]);
+    assert!(
+        stdout(&table).contains("Required") && stdout(&table).contains("Service not provided chat")
+    );
+    let svg = std::fs::read_to_string(dir.join("plan.svg")).expect("chart written");
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+
+    // The quality report carries the period's staffing (clause 2.2).
+    let out = format!("{data}/report.json");
+    ok(run(&["report", "--period", "2026-10", "--format", "json", "--out", &out]));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("json");
+    let st = &report["staffing"];
+    assert_eq!(st["clause"], "2.2");
+    assert_eq!(st["not_provided_minutes"]["chat"], 31 * 840, "nobody on chat all October");
+    assert_eq!(st["met"], false);
+    assert_eq!(st["phone"]["intervals_open"], 31 * 48, "phone is 24×7");
+    assert!(st["phone"]["model"].as_str().is_some_and(|m| m.starts_with("Erlang")));
+
+    let bad = run(&["staffing", "plan", "--week", "2026-48"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("ISO week"), "{}", stderr(&bad));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,6 +13,7 @@
 pub mod chat;
 pub mod email;
 pub mod erlang;
+pub mod plan;
 mod rng;
 pub mod simulate;
 
@@ -270,7 +271,7 @@ impl Targets {
         self.max_blocking
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         *self == Targets::default()
     }
 

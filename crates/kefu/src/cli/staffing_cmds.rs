@@ -15,6 +15,29 @@ pub enum StaffingCmd {
     /// One interval under Erlang B, C or A: with --agents, what they achieve;
     /// without, the least number of agents that meets every target.
     Erlang(ErlangArgs),
+    /// A week's phone staffing plan from the contract and the history: forecast contacts and
+    /// handling time per interval, agents required by the targets, agents on duty, shortage,
+    /// and service hours with nobody on duty ("service not provided").
+    Plan(PlanArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// Contract number (may be left out when only one is stored).
+    #[arg(long)]
+    pub contract: Option<String>,
+    /// ISO week, e.g. 2026-W48.
+    #[arg(long)]
+    pub week: String,
+    /// Print the plan as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a chart of required vs on-duty agents (SVG).
+    #[arg(long)]
+    pub chart: Option<std::path::PathBuf>,
+    /// Language of the table and chart.
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: super::phone_cmds::Lang,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -84,10 +107,218 @@ fn msg(m: &str) -> UserError {
     UserError::Message(m.to_owned())
 }
 
-pub fn run(cmd: &StaffingCmd) -> CmdResult {
+pub fn run(g: &super::Global, cmd: &StaffingCmd) -> CmdResult {
     match cmd {
         StaffingCmd::Erlang(a) => erlang(a),
+        StaffingCmd::Plan(a) => plan(g, a),
     }
+}
+
+fn plan(g: &super::Global, a: &PlanArgs) -> CmdResult {
+    use super::store_cmds::{app_error, open_existing, runtime};
+    let monday = kefu_app::staffing::parse_iso_week(&a.week).map_err(app_error)?;
+    let holidays = std::sync::Arc::new(crate::files::holidays(g.holidays.as_deref())?);
+    let plan = runtime()?.block_on(async {
+        let store = open_existing(g).await?;
+        let r = async {
+            let number = kefu_app::contracts::resolve_number(&store, a.contract.as_deref()).await?;
+            let stored = kefu_app::contracts::load_stored(&store, &number, &holidays).await?;
+            kefu_app::staffing::week_plan(
+                &store,
+                &stored,
+                &number,
+                monday,
+                holidays.clone(),
+                jiff::Timestamp::now(),
+            )
+            .await
+        }
+        .await
+        .map_err(app_error);
+        store.close().await;
+        r
+    })?;
+    let zh = matches!(a.lang, super::phone_cmds::Lang::Zh);
+    if let Some(path) = &a.chart {
+        std::fs::write(path, plan_svg(&plan, zh))
+            .map_err(|e| UserError::Message(format!("{}: cannot write: {e}", path.display())))?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (h_start, h_calls, h_aht, h_req, h_on, h_short) = if zh {
+        (
+            "时段",
+            "预测来电",
+            "平均处理(秒)",
+            "需要坐席",
+            "在岗",
+            "缺口",
+        )
+    } else {
+        (
+            "Interval", "Forecast", "AHT (s)", "Required", "On duty", "Short",
+        )
+    };
+    println!(
+        "{} {} · {} · {}",
+        plan.contract,
+        plan.week,
+        plan.model,
+        plan.targets.join("; ")
+    );
+    if let Some(p) = plan.patience_seconds {
+        println!(
+            "{} {p} s",
+            if zh {
+                "估计耐心时长"
+            } else {
+                "Estimated patience"
+            }
+        );
+    }
+    println!("{h_start:<17} {h_calls:>9} {h_aht:>9} {h_req:>9} {h_on:>8} {h_short:>6}");
+    for s in plan.slots.iter().filter(|s| s.open) {
+        println!(
+            "{:<17} {:>9.1} {:>9} {:>9} {:>8} {:>6}",
+            s.start.replace('T', " "),
+            s.forecast_contacts,
+            s.aht_seconds.map_or("—".to_owned(), |x| format!("{x:.0}")),
+            s.required_agents,
+            s.on_duty.map_or("—".to_owned(), |x| format!("{x:.1}")),
+            s.shortage.map_or(String::new(), |x| format!("{x:.1}")),
+        );
+    }
+    println!(
+        "{}: {} · {}: {}",
+        if zh { "峰值需要" } else { "Peak required" },
+        plan.peak_required,
+        if zh {
+            "人手不足的时段"
+        } else {
+            "Intervals short"
+        },
+        plan.intervals_short
+    );
+    if plan.service_not_provided.is_empty() {
+        println!(
+            "{}",
+            if zh {
+                "服务时间内无人值班:无"
+            } else {
+                "Service not provided: none"
+            }
+        );
+    } else {
+        for n in &plan.service_not_provided {
+            println!(
+                "{} {} {} – {} ({} min)",
+                if zh {
+                    "服务时间内无人值班"
+                } else {
+                    "Service not provided"
+                },
+                n.channel,
+                n.from,
+                n.to,
+                n.minutes
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Required agents (bars) and agents on duty (line) per interval across the week.
+fn plan_svg(plan: &kefu_app::staffing::WeekPlan, zh: bool) -> String {
+    let (w, h, left, bottom, top) = (1200.0, 360.0, 48.0, 40.0, 36.0);
+    let n = plan.slots.len().max(1) as f64;
+    let peak = plan
+        .slots
+        .iter()
+        .map(|s| f64::from(s.required_agents).max(s.on_duty.unwrap_or(0.0)))
+        .fold(1.0, f64::max)
+        .ceil();
+    let x = |i: usize| left + (w - left - 10.0) * i as f64 / n;
+    let y = |v: f64| top + (h - top - bottom) * (1.0 - v / peak);
+    let bw = (w - left - 10.0) / n;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"Noto Sans CJK SC, sans-serif\" font-size=\"12\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\
+         <text x=\"{left}\" y=\"20\" font-size=\"15\">{} {} — {}</text>",
+        plan.contract,
+        plan.week,
+        if zh {
+            "需要坐席(柱)与在岗坐席(线)"
+        } else {
+            "required agents (bars) and agents on duty (line)"
+        }
+    );
+    for (i, s) in plan.slots.iter().enumerate() {
+        if !s.open {
+            out.push_str(&format!(
+                "<rect x=\"{:.1}\" y=\"{top}\" width=\"{bw:.2}\" height=\"{:.1}\" fill=\"#f1f2f5\"/>",
+                x(i),
+                h - top - bottom
+            ));
+        }
+        if s.required_agents > 0 {
+            let top_y = y(f64::from(s.required_agents));
+            out.push_str(&format!(
+                "<rect x=\"{:.1}\" y=\"{top_y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"{}\"/>",
+                x(i),
+                (bw - 0.5).max(0.5),
+                h - bottom - top_y,
+                if s.shortage.is_some() {
+                    "#e5484d"
+                } else {
+                    "#7aa7e8"
+                }
+            ));
+        }
+    }
+    let points: Vec<String> = plan
+        .slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.on_duty
+                .map(|v| format!("{:.1},{:.1}", x(i) + bw / 2.0, y(v)))
+        })
+        .collect();
+    if !points.is_empty() {
+        out.push_str(&format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"#e08a00\" stroke-width=\"1.5\"/>",
+            points.join(" ")
+        ));
+    }
+    let per_day = plan.slots.len() / 7;
+    for d in 0..7 {
+        let i = d * per_day;
+        if let Some(s) = plan.slots.get(i) {
+            out.push_str(&format!(
+                "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{top}\" y2=\"{1}\" stroke=\"#99a\"/>\
+                 <text x=\"{2:.1}\" y=\"{3}\">{4}</text>",
+                x(i),
+                h - bottom,
+                x(i) + 4.0,
+                h - bottom + 16.0,
+                &s.start[..10]
+            ));
+        }
+    }
+    for v in [0.0, peak / 2.0, peak] {
+        out.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text>",
+            left - 6.0,
+            y(v) + 4.0
+        ));
+    }
+    out.push_str("</svg>");
+    out
 }
 
 fn erlang(a: &ErlangArgs) -> CmdResult {

@@ -332,15 +332,25 @@ fn a_week_is_planned_from_imported_history_and_the_pbx_logins() {
 
     // The quality report carries the period's staffing (clause 2.2).
     let out = format!("{data}/report.json");
-    ok(run(&["report", "--period", "2026-10", "--format", "json", "--out", &out]));
+    ok(run(&[
+        "report", "--period", "2026-10", "--format", "json", "--out", &out,
+    ]));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("json");
     let st = &report["staffing"];
     assert_eq!(st["clause"], "2.2");
-    assert_eq!(st["not_provided_minutes"]["chat"], 31 * 840, "nobody on chat all October");
+    assert_eq!(
+        st["not_provided_minutes"]["chat"],
+        31 * 840,
+        "nobody on chat all October"
+    );
     assert_eq!(st["met"], false);
     assert_eq!(st["phone"]["intervals_open"], 31 * 48, "phone is 24×7");
-    assert!(st["phone"]["model"].as_str().is_some_and(|m| m.starts_with("Erlang")));
+    assert!(
+        st["phone"]["model"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Erlang"))
+    );
 
     let bad = run(&["staffing", "plan", "--week", "2026-48"]);
     assert_eq!(bad.status.code(), Some(2));

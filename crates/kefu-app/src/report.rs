@@ -518,6 +518,19 @@ pub async fn phone_quality_report(
     holidays: Arc<HolidayCalendar>,
     now: Timestamp,
 ) -> Result<QualityReport, AppError> {
+    quality_report(store, contract_number, period, holidays, now, true).await
+}
+
+/// The report without its staffing section when `with_staffing` is false: the wallboard
+/// recomputes the figures every few seconds and shows staffing from its own cached plan.
+pub async fn quality_report(
+    store: &Store,
+    contract_number: Option<&str>,
+    period: BillingPeriod,
+    holidays: Arc<HolidayCalendar>,
+    now: Timestamp,
+    with_staffing: bool,
+) -> Result<QualityReport, AppError> {
     let number = resolve_number(store, contract_number).await?;
     let stored = load_stored(store, &number, &holidays).await?;
     let doc = &stored.document;
@@ -798,15 +811,21 @@ pub async fn phone_quality_report(
         _ => None,
     };
 
-    let staffing = crate::staffing::period_staffing(
-        store,
-        &stored,
-        (period.first_day(), period.last_day()),
-        (start, end),
-        holidays.clone(),
-        now,
-    )
-    .await?;
+    let staffing = if with_staffing {
+        Some(
+            crate::staffing::period_staffing(
+                store,
+                &stored,
+                (period.first_day(), period.last_day()),
+                (start, end),
+                holidays.clone(),
+                now,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
 
     Ok(QualityReport {
         schema: REPORT_SCHEMA,
@@ -836,7 +855,7 @@ pub async fn phone_quality_report(
             chat,
         },
         data: DataSection { calls, imports },
-        staffing: Some(staffing),
+        staffing,
         definitions: definitions(&s, contract),
     })
 }

@@ -52,6 +52,23 @@
       g2.appendChild(tile(t("满意度", "Satisfaction"), c.average_rating == null ? "—" : c.average_rating.toFixed(2), c.ratings + t(" 条评价", " ratings")));
       board.appendChild(g2);
     }
+    renderStaffing(f);
+  }
+  var CH = { phone: ["电话", "Phone"], chat: ["在线客服", "Chat"], email: ["邮件", "Email"], onsite: ["上门", "On-site"] };
+  function renderStaffing(f) {
+    if (!f.staffing || !f.staffing.length) return;
+    var h = document.createElement("h2"); h.textContent = t("人员配备(条款 2.2)", "Staffing (clause 2.2)"); board.appendChild(h);
+    var g = document.createElement("div"); g.className = "grid";
+    f.staffing.forEach(function (s) {
+      var name = CH[s.channel] ? (en ? CH[s.channel][1] : CH[s.channel][0]) : s.channel;
+      var need = s.required_agents != null ? s.required_agents : s.min_agents;
+      var sub = !s.open ? t("非服务时间", "outside service hours")
+        : s.not_provided_now ? t("服务时间内无人值班", "nobody on duty in service hours")
+        : (s.required_agents != null ? t("本时段预测来电 ", "forecast this interval ") + s.forecast_contacts + t(" · 最少 ", " · minimum ") + s.min_agents : t("最少 ", "minimum ") + s.min_agents);
+      var state = !s.open ? "none" : (s.not_provided_now || s.on_duty < need) ? "missed" : "met";
+      g.appendChild(tile(name + t(" 在岗 / 需要", " on duty / required"), s.on_duty + " / " + need, sub, state));
+    });
+    board.appendChild(g);
   }
   var es = new EventSource(cfg.url);
   es.addEventListener("figures", function (ev) { render(JSON.parse(ev.data)); });

@@ -21,7 +21,12 @@ pub const FRESH_FOR: Duration = Duration::from_secs(30);
 pub struct ContractCache {
     entries: Mutex<HashMap<String, (Instant, Arc<StoredContract>)>>,
     holidays: std::sync::OnceLock<Arc<HolidayCalendar>>,
+    /// This week's staffing plan per contract, for the wallboard (recomputed every 5 min).
+    plans: Mutex<HashMap<String, (Instant, Arc<kefu_app::staffing::WeekPlan>)>>,
 }
+
+/// How long a week's plan is shown before it is computed again.
+const PLAN_FRESH_FOR: Duration = Duration::from_secs(300);
 
 impl ContractCache {
     /// The built-in PRC holiday calendar, built once.
@@ -46,6 +51,39 @@ impl ContractCache {
             m.insert(number.to_owned(), (Instant::now(), stored.clone()));
         }
         Ok(stored)
+    }
+}
+
+impl ContractCache {
+    /// The staffing plan of the week containing `now` (cached for a few minutes: a forecast
+    /// does not change by the second).
+    pub async fn week_plan(
+        &self,
+        store: &Store,
+        number: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Arc<kefu_app::staffing::WeekPlan>, AppError> {
+        if let Some(hit) = self.plans.lock().ok().and_then(|m| {
+            m.get(number)
+                .filter(|(at, _)| at.elapsed() < PLAN_FRESH_FOR)
+                .map(|(_, p)| p.clone())
+        }) {
+            return Ok(hit);
+        }
+        let stored = self.get(store, number).await?;
+        let tz = stored.document.base().time_zone.clone();
+        let today = tz.to_datetime(now).date();
+        let monday = today
+            .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
+            .map_err(|e| AppError::User(e.to_string()))?;
+        let plan = Arc::new(
+            kefu_app::staffing::week_plan(store, &stored, number, monday, self.holidays(), now)
+                .await?,
+        );
+        if let Ok(mut m) = self.plans.lock() {
+            m.insert(number.to_owned(), (Instant::now(), plan.clone()));
+        }
+        Ok(plan)
     }
 }
 

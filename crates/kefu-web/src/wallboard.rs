@@ -101,12 +101,13 @@ pub async fn figures(state: &AppState, contract: Option<&str>) -> Value {
         })
     };
     let period = kefu_core::phone::metrics::BillingPeriod::of(today);
-    let report = match kefu_app::report::phone_quality_report(
+    let report = match kefu_app::report::quality_report(
         &state.store,
         Some(&number),
         period,
-        holidays,
+        holidays.clone(),
         now,
+        false,
     )
     .await
     {
@@ -140,12 +141,62 @@ pub async fn figures(state: &AppState, contract: Option<&str>) -> Value {
             "open_conversations": agents.iter().map(|(_, n)| n).sum::<usize>(),
         })
     });
+    // Staffing now (clause 2.2): per channel, open or not, who is on duty in kefu, the
+    // contract's minimum, and for the phone what this interval's forecast requires.
+    let staffing = {
+        use kefu_core::contract::ChannelKind;
+        let plan = state
+            .contracts
+            .week_plan(&state.store, &number, now)
+            .await
+            .ok();
+        let tz = stored.document.base().time_zone.clone();
+        let minutes = plan
+            .as_ref()
+            .map_or(30, |p| i64::from(p.interval_minutes.max(1)));
+        let local = tz.to_datetime(now);
+        let slot_start = local
+            .date()
+            .to_datetime(jiff::civil::Time::midnight())
+            .checked_add(jiff::SignedDuration::from_mins(
+                (i64::from(local.hour()) * 60 + i64::from(local.minute())) / minutes * minutes,
+            ))
+            .map(|d| d.strftime("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default();
+        let slot = plan
+            .as_ref()
+            .and_then(|p| p.slots.iter().find(|s| s.start == slot_start).cloned());
+        let base = stored.document.base();
+        ChannelKind::ALL
+            .iter()
+            .filter(|k| base.channel(**k).is_some_and(|c| c.enabled))
+            .map(|k| {
+                let open = crate::contracts::hours_now(&stored, *k, holidays.clone(), now)
+                    .is_some_and(|h| h.open);
+                let on = on_duty.iter().filter(|d| d.channel.as_str() == k.key()).count();
+                let minimum = base.staffing.min_agents.get(k).copied().unwrap_or(0);
+                let required = (*k == ChannelKind::Phone)
+                    .then(|| slot.as_ref().map(|s| s.required_agents))
+                    .flatten();
+                json!({
+                    "channel": k.key(),
+                    "open": open,
+                    "on_duty": on,
+                    "min_agents": minimum,
+                    "required_agents": required,
+                    "forecast_contacts": (*k == ChannelKind::Phone).then(|| slot.as_ref().map(|s| s.forecast_contacts)).flatten(),
+                    "not_provided_now": open && on == 0,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
     json!({
         "contract": number,
         "period": report.period,
         "at": now.to_string(),
         "phone": phone,
         "chat": chat,
+        "staffing": staffing,
         "on_duty": on_duty.iter().map(|d| json!({"user": d.username, "channel": d.channel.as_str()})).collect::<Vec<_>>(),
     })
 }

@@ -436,3 +436,51 @@ async fn searching_a_phone_number_finds_calls_and_messages_masked_and_is_audit_l
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_wallboard_says_who_is_on_duty_against_what_each_channel_needs() {
+    on_each_backend(async |store: &Store| {
+        let (tokens, _) = setup(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            let supervisor = tokens[1].1.as_str();
+            let agent = tokens[2].1.as_str();
+            let r = request(
+                addr,
+                "PUT",
+                "/api/v1/presence/phone",
+                &[("Authorization", agent)],
+                Some(("application/json", r#"{"on_duty":true}"#)),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let board = get(
+                addr,
+                &format!("/api/v1/wallboard?contract={EXAMPLE_NUMBER}"),
+                &[("Authorization", supervisor)],
+            )
+            .await;
+            assert_eq!(board.status, 200, "{}", board.body);
+            let v = board.json();
+            let staffing = v["staffing"].as_array().expect("staffing per channel");
+            let phone = staffing
+                .iter()
+                .find(|s| s["channel"] == "phone")
+                .expect("phone");
+            assert_eq!(phone["open"], true, "the example's phone line is 24×7");
+            assert_eq!(phone["on_duty"], 1);
+            assert_eq!(phone["min_agents"], 2);
+            assert_eq!(phone["not_provided_now"], false);
+            let chat = staffing
+                .iter()
+                .find(|s| s["channel"] == "chat")
+                .expect("chat");
+            assert_eq!(chat["on_duty"], 0);
+            assert_eq!(
+                chat["not_provided_now"], chat["open"],
+                "open with nobody on duty = not provided"
+            );
+        })
+        .await;
+    })
+    .await;
+}

@@ -250,6 +250,8 @@ pub struct BudgetLine {
     pub metric: String,
     pub remaining_offered_forecast: u64,
     pub text: String,
+    /// The same in Chinese.
+    pub text_zh: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -453,6 +455,33 @@ fn budget_text(b: &Budget) -> String {
         Budget::Wait(WaitBudget::Unreachable) => {
             "can no longer be met, even if every remaining call is answered at once".to_owned()
         }
+    }
+}
+
+fn budget_text_zh(b: &Budget) -> String {
+    match b {
+        Budget::Share(RatioBudget::AlreadySecured) => "已确保达标:无论本期剩余来电如何".to_owned(),
+        Budget::Share(RatioBudget::Required {
+            calls,
+            remaining,
+            share,
+        }) => format!("剩余预计来电中须有 {share}% 达标({remaining} 个中的 {calls} 个)"),
+        Budget::Share(RatioBudget::Unreachable { best }) => format!(
+            "已无法达标:即使剩余来电全部达标,本期也只有 {}%",
+            best.percent_rounded(2)
+        ),
+        Budget::Share(RatioBudget::NoRemainingCalls { met })
+        | Budget::Wait(WaitBudget::NoRemainingCalls { met }) => match met {
+            Some(true) => "预计不再有来电:达标".to_owned(),
+            Some(false) => "预计不再有来电:未达标".to_owned(),
+            None => "预计不再有来电".to_owned(),
+        },
+        Budget::Wait(WaitBudget::MaxMeanWait { calls, mean_ms, .. }) => format!(
+            "剩余 {calls} 个接通来电的平均等待不得超过 {}.{:03} 秒",
+            mean_ms / 1000,
+            mean_ms % 1000
+        ),
+        Budget::Wait(WaitBudget::Unreachable) => "已无法达标:即使剩余来电全部立即接通".to_owned(),
     }
 }
 
@@ -698,6 +727,7 @@ pub async fn quality_report(
                 metric: b.metric.to_owned(),
                 remaining_offered_forecast: remaining,
                 text: budget_text(&b.budget),
+                text_zh: budget_text_zh(&b.budget),
             });
         }
     }

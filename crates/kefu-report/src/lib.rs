@@ -264,7 +264,7 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L) {
                 "<li>[{}] {}: {} <span class=\"note\">({} {})</span></li>",
                 esc(&b.clause),
                 esc(metric_name(&b.metric, l)),
-                esc(&b.text),
+                esc(l.t(&b.text_zh, &b.text)),
                 l.t("预计剩余来电", "expected remaining calls"),
                 b.remaining_offered_forecast
             );

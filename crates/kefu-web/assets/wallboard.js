@@ -33,7 +33,7 @@
       g.appendChild(tile(t("今日呼入 / 接通", "Today offered / answered"), (today.offered || 0) + " / " + (today.answered || 0), t("接通率 ", "connection rate ") + pct(today.connection_rate)));
       (f.phone.targets || []).forEach(function (x) {
         var budget = (f.phone.budget || []).filter(function (b) { return b.metric === x.metric; })[0];
-        g.appendChild(tile(x.clause + " " + metric(x.metric), x.value_text || "—", t("目标 ", "target ") + x.target_text + (budget ? " · " + budget.text : ""), cls(x.met)));
+        g.appendChild(tile(x.clause + " " + metric(x.metric), x.value_text || "—", t("目标 ", "target ") + x.target_text + (budget ? " · " + (en ? budget.text : budget.text_zh) : ""), cls(x.met)));
       });
       board.appendChild(g);
     }

@@ -87,9 +87,12 @@ pub struct ImportSummary {
     pub errors: Vec<RowError>,
 }
 
+/// A CSV record: the line it starts on and its fields.
+pub type CsvRecord = (usize, Vec<String>);
+
 /// Splits CSV text (RFC 4180: quoted fields, `""` inside quotes, CRLF or LF) into records,
 /// each with the line it starts on. A UTF-8 BOM is ignored. Blank lines are skipped.
-pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+pub fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::new();
     let mut fields: Vec<String> = Vec::new();
@@ -188,7 +191,7 @@ pub fn hours_to_minutes(v: &str) -> Result<u32, String> {
     };
     // minutes = (whole + frac_n/scale) * 60, which must be whole.
     let num = frac_n * 60;
-    if num % scale != 0 {
+    if !num.is_multiple_of(scale) {
         return Err(format!("{v} hours is not a whole number of minutes"));
     }
     let minutes = whole

@@ -490,7 +490,15 @@ mod tests {
     #[test]
     fn table_of_flags_and_warnings() {
         type Edit = fn(&mut StaffRecords);
-        let cases: Vec<(&str, ChannelKind, Edit, Vec<&str>, Vec<&str>)> = vec![
+        /// What, on which channel, the edit of the fresh records, the flags and warnings expected.
+        type Case = (
+            &'static str,
+            ChannelKind,
+            Edit,
+            Vec<&'static str>,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             ("fresh", ChannelKind::Chat, |_| {}, vec![], vec![]),
             (
                 "no certificate",

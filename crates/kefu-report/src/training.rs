@@ -9,6 +9,9 @@ use kefu_app::staff::TrainingPeriod;
 
 use crate::{STYLE, esc};
 
+/// Indexes of one person's trainings and assessments in the period's lists.
+type PersonRows = (Vec<usize>, Vec<usize>);
+
 fn hours(minutes: u32) -> String {
     let (h, m) = (minutes / 60, minutes % 60);
     if m == 0 {
@@ -29,7 +32,7 @@ fn hours(minutes: u32) -> String {
 /// chooses English labels (Chinese otherwise).
 pub fn training_html(p: &TrainingPeriod, contract: Option<&str>, en: bool) -> String {
     let t = |zh: &'static str, e: &'static str| if en { e } else { zh };
-    let mut people: BTreeMap<(&str, &str), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    let mut people: BTreeMap<(&str, &str), PersonRows> = BTreeMap::new();
     for (i, r) in p.trainings.iter().enumerate() {
         people
             .entry((&r.username, &r.display_name))
@@ -71,9 +74,10 @@ pub fn training_html(p: &TrainingPeriod, contract: Option<&str>, en: bool) -> St
     let total_minutes: u32 = p.trainings.iter().map(|r| r.record.training.minutes).sum();
     let _ = write!(
         h,
-        "<tr><td>{}</td><td>{} · {} {} · {} {}</td></tr></table>",
+        "<tr><td>{}</td><td>{} {} · {} {} · {} {}</td></tr></table>",
         t("合计", "Totals"),
         people.len(),
+        t("人", "people"),
         p.trainings.len(),
         t("次培训", "trainings"),
         hours(total_minutes),

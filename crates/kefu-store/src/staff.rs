@@ -204,6 +204,17 @@ type CertRow = (
 type TrainingRow = (String, String, String, i64, Option<String>, Option<String>);
 type AssessmentRow = (String, String, String, i64, i64);
 type NdaRow = (String, String, Option<String>);
+/// A person (user name, display name) and a training row.
+type PeriodTrainingRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 fn certificate_from_row(r: CertRow) -> Result<StoredCertificate, StoreError> {
     let (id, name, number, issued, expires, file_name, file_sha256) = r;
@@ -793,16 +804,7 @@ impl Store {
         from: Date,
         to: Date,
     ) -> Result<Vec<PeriodRecord<StoredTraining>>, StoreError> {
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            Option<String>,
-            Option<String>,
-        )> = on_db!(self.db(), pool => {
+        let rows: Vec<PeriodTrainingRow> = on_db!(self.db(), pool => {
             sqlx::query_as(sql!(
                 "SELECT u.username, u.display_name, t.id, t.course, t.held_on, t.minutes,
                             t.trainer, t.result

@@ -5,6 +5,7 @@
 pub mod contracts;
 pub mod import;
 pub mod report;
+pub mod staff;
 pub mod staffing;
 
 /// A use case failed: either the caller can fix it (bad input, unknown

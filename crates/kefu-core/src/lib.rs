@@ -7,4 +7,5 @@ pub mod chat;
 pub mod contract;
 pub mod mask;
 pub mod phone;
+pub mod staff_policy;
 pub mod staffing;

@@ -8,6 +8,9 @@ use std::fmt::Write;
 use kefu_app::report::{ChatSection, DayLine, GroupLine, PhoneSection, QualityReport, TargetLine};
 
 mod svg;
+mod training;
+
+pub use training::training_html;
 
 /// Labels in the report's language.
 struct L {
@@ -49,7 +52,7 @@ fn hms(total_seconds: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 @page { size: A4; margin: 14mm 12mm; }
 * { box-sizing: border-box; }
 body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", sans-serif;

@@ -30,6 +30,7 @@ pub mod offline;
 pub mod phone_buckets;
 mod segment_codec;
 pub mod sessions;
+pub mod staff;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -589,6 +589,10 @@ async fn agent_session(state: AppState, agent: UserId, socket: WebSocket) {
         ));
         return;
     }
+    if let Some(reasons) = crate::staff::chat_block(&state, agent).await {
+        let _ = out.send(error(reasons));
+        return;
+    }
     if let Ok(mut s) = state.chat.state.lock() {
         s.agents.insert(agent, (out.clone(), Vec::new()));
     }

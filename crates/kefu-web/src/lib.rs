@@ -16,6 +16,7 @@ mod history;
 mod live;
 mod metrics;
 pub mod pages;
+mod staff;
 mod wallboard;
 
 use std::future::Future;
@@ -227,6 +228,30 @@ fn router(state: AppState) -> Router {
         )
         .route("/api/v1/wallboard/stream", get(wallboard::stream))
         .route("/api/v1/chat/ws", get(chat::agent_ws))
+        .route("/api/v1/staff", get(staff::list_api))
+        .route("/api/v1/staff/{username}", get(staff::file_api))
+        .route(
+            "/api/v1/staff/{username}/profile",
+            get(staff::profile_get).post(staff::profile_post),
+        )
+        .route(
+            "/api/v1/staff/{username}/certificates",
+            get(staff::certificates_get).post(staff::certificates_post),
+        )
+        .route(
+            "/api/v1/staff/{username}/trainings",
+            get(staff::trainings_get).post(staff::trainings_post),
+        )
+        .route(
+            "/api/v1/staff/{username}/assessments",
+            get(staff::assessments_get).post(staff::assessments_post),
+        )
+        .route(
+            "/api/v1/staff/{username}/nda",
+            get(staff::ndas_get).post(staff::nda_post),
+        )
+        .route("/console/staff", get(staff::list_page))
+        .route("/console/staff/{username}", get(staff::file_page))
         .fallback(not_found)
         .layer(middleware::from_fn(pages::remember_lang))
         .layer(middleware::from_fn_with_state(

@@ -477,10 +477,11 @@ pub async fn home(
             String::new()
         } else {
             format!(
-                "<a href=\"/console/messages\">{}</a><a href=\"/console/history\">{}</a><a href=\"/console/search\">{}</a>",
+                "<a href=\"/console/messages\">{}</a><a href=\"/console/history\">{}</a><a href=\"/console/search\">{}</a><a href=\"/console/staff\">{}</a>",
                 t(lang, "title.messages"),
                 t(lang, "title.history"),
-                t(lang, "title.search")
+                t(lang, "title.search"),
+                if lang == Lang::En { "Staff records" } else { "人员档案" }
             )
             .replace(
                 if a.role == kefu_core::access::Role::QaReviewer {

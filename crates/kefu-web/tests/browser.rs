@@ -184,6 +184,8 @@ async fn setup(store: &Store) {
         )
         .await
         .expect("agent");
+    // What the contract's staff policy asks of a chat agent; without it wang is not routed.
+    support::staff_records_in_order(store, "wang").await;
 }
 
 /// A one-hour window that does not contain the present moment in Asia/Shanghai.

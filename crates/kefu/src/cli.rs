@@ -15,6 +15,7 @@ mod pdf;
 mod phone_cmds;
 mod serve;
 mod show;
+mod staff_cmds;
 mod staffing_cmds;
 mod store_cmds;
 
@@ -117,6 +118,10 @@ pub enum Command {
     /// Staffing models: the agents a queue needs for its targets (Erlang B, C, A).
     #[command(subcommand)]
     Staffing(staffing_cmds::StaffingCmd),
+    /// Staff records: import certificates, trainings, assessments, NDAs and profiles from
+    /// CSV; the training-records document (附件6) of a month.
+    #[command(subcommand)]
+    Staff(staff_cmds::StaffCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -225,6 +230,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Demo(a) => demo::demo(&g, &a),
         Command::Serve(a) => serve::serve(&g, &a),
         Command::Staffing(c) => staffing_cmds::run(&g, &c),
+        Command::Staff(c) => staff_cmds::run(&g, &c),
     }
 }
 

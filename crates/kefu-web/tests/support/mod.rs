@@ -209,3 +209,59 @@ pub async fn example_contract_as(store: &Store, number: &str, edit: impl Fn(Stri
         .await
         .expect("save");
 }
+
+/// Gives `username` everything the example contract's staff policy asks of an agent on any
+/// channel (certificates, a signed NDA, a recent training and a passed assessment), so that
+/// the policy does not keep them from being routed work.
+#[allow(dead_code)] // not every test binary routes work
+pub async fn staff_records_in_order(store: &Store, username: &str) {
+    use kefu_core::staff_policy::{Assessment, Certificate, Nda, Training};
+    let user = store
+        .account_named(username)
+        .await
+        .expect("account")
+        .expect("the account exists")
+        .id;
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+    let today = tz.to_datetime(jiff::Timestamp::now()).date();
+    let day = |n: i64| today.checked_add(jiff::Span::new().days(n)).expect("day");
+    for (i, name) in [
+        "呼叫中心服务员(四级)",
+        "呼叫中心服务员(三级)",
+        "通信业务营业员",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = Certificate {
+            name: name.to_owned(),
+            number: format!("TEST-{i}"),
+            issued_on: Some(day(-30)),
+            expires_on: Some(day(1000)),
+        };
+        store
+            .add_certificate(user, &c, None)
+            .await
+            .expect("certificate");
+    }
+    let nda = Nda {
+        signed_on: day(-30),
+        document_sha256: None,
+    };
+    store.add_nda(user, &nda).await.expect("nda");
+    let t = Training {
+        course: "入职培训".to_owned(),
+        held_on: day(-1),
+        minutes: 60,
+        trainer: None,
+        result: None,
+    };
+    store.add_training(user, &t).await.expect("training");
+    let a = Assessment {
+        held_on: day(-1),
+        title: String::new(),
+        score: 100,
+        pass_score: 80,
+    };
+    store.add_assessment(user, &a).await.expect("assessment");
+}

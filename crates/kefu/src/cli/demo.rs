@@ -120,6 +120,7 @@ pub(crate) fn demo(g: &Global, a: &DemoArgs) -> CmdResult {
              /console/chat, and the chat widget's demo page /demo/widget?contract={})\n",
             NUMBER
         );
+        store_cmds::runtime()?.block_on(first_admin_ready_for_chat(g))?;
         return super::serve::serve(
             g,
             &super::serve::ServeArgs {
@@ -130,4 +131,90 @@ pub(crate) fn demo(g: &Global, a: &DemoArgs) -> CmdResult {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's administrator, created here rather than by `kefu serve` so that they can take
+/// chats at once: the contract holds anyone taking chats to its staff terms (certificate,
+/// NDA, training, assessment — clauses 3.x, 5.2), and a bare account would be kept out of
+/// routing. The demo gives the administrator records in order, dated from today; a real
+/// deployment enters them (`kefu staff import`, `/api/v1/staff/…`).
+async fn first_admin_ready_for_chat(g: &Global) -> Result<(), super::CmdError> {
+    use kefu_core::staff_policy::{Assessment, Certificate, Nda, Training};
+    let store = store_cmds::open_existing(g).await?;
+    let unexpected =
+        |e: kefu_store::StoreError| super::CmdError::Unexpected(anyhow::anyhow!("storage: {e}"));
+    let Some(first) = store.ensure_first_admin().await.map_err(unexpected)? else {
+        store.close().await;
+        return Ok(());
+    };
+    println!("first start: created the administrator account");
+    println!("  user:     {}", first.username);
+    println!(
+        "  password: {}   (shown once; it must be changed at first sign-in)",
+        first.one_time_password
+    );
+    let Some(admin) = store
+        .account_named(&first.username)
+        .await
+        .map_err(unexpected)?
+    else {
+        store.close().await;
+        return Ok(());
+    };
+    // The example contract's time zone.
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = tz.to_datetime(jiff::Timestamp::now()).date();
+    let day = |n: i64| {
+        today
+            .checked_add(jiff::Span::new().days(n))
+            .unwrap_or(today)
+    };
+    for (i, name) in [
+        "呼叫中心服务员(四级)",
+        "呼叫中心服务员(三级)",
+        "通信业务营业员",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = Certificate {
+            name: name.to_owned(),
+            number: format!("DEMO-{i}"),
+            issued_on: Some(day(-30)),
+            expires_on: Some(day(700)),
+        };
+        store
+            .add_certificate(admin.id, &c, None)
+            .await
+            .map_err(unexpected)?;
+    }
+    let nda = Nda {
+        signed_on: day(-30),
+        document_sha256: None,
+    };
+    store.add_nda(admin.id, &nda).await.map_err(unexpected)?;
+    let training = Training {
+        course: "入职培训(演示)".to_owned(),
+        held_on: day(-7),
+        minutes: 120,
+        trainer: None,
+        result: None,
+    };
+    store
+        .add_training(admin.id, &training)
+        .await
+        .map_err(unexpected)?;
+    let assessment = Assessment {
+        held_on: day(-7),
+        title: "入职考核(演示)".to_owned(),
+        score: 90,
+        pass_score: 80,
+    };
+    store
+        .add_assessment(admin.id, &assessment)
+        .await
+        .map_err(unexpected)?;
+    println!("  (demo: the administrator has staff records in order, so they can take chats)");
+    store.close().await;
+    Ok(())
 }

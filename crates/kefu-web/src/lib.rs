@@ -17,6 +17,7 @@ mod live;
 mod metrics;
 pub mod pages;
 mod staff;
+mod staffing;
 mod wallboard;
 
 use std::future::Future;
@@ -213,6 +214,11 @@ fn router(state: AppState) -> Router {
             "/account/language",
             axum::routing::post(console::language_submit),
         )
+        .route(
+            "/api/v1/staffing/erlang",
+            axum::routing::post(staffing::erlang),
+        )
+        .route("/api/v1/staffing/plan", get(staffing::plan))
         .route("/api/v1/offline-messages", get(console::list_api))
         .route(
             "/api/v1/offline-messages/{id}/follow-up",

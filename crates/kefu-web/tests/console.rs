@@ -484,3 +484,35 @@ async fn the_wallboard_says_who_is_on_duty_against_what_each_channel_needs() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_staffing_models_and_the_week_plan_answer_over_the_api() {
+    on_each_backend(async |store: &Store| {
+        let (tokens, _) = setup(store).await;
+        with_server(store, async |addr: SocketAddr| {
+            let post = async |who: Option<&str>, body: &str| {
+                let headers: Vec<(&str, &str)> = who.map(|t| vec![("Authorization", t)]).unwrap_or_default();
+                request(addr, "POST", "/api/v1/staffing/erlang", &headers, Some(("application/json", body))).await
+            };
+            // pyworkforce's Erlang C case: 14 agents, 20 with 30% shrinkage.
+            let case = r#"{"model":"c","calls":100,"interval_seconds":1800,"aht_seconds":180,"threshold_seconds":20,"target_sl":0.8,"shrinkage":0.3}"#;
+            let r = post(Some(tokens[2].1.as_str()), case).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!((r.json()["required_agents"].as_u64(), r.json()["required_agents_with_shrinkage"].as_u64()), (Some(14), Some(20)));
+            let bad = post(Some(tokens[2].1.as_str()), r#"{"model":"a","traffic":10,"aht_seconds":180,"agents":12}"#).await;
+            assert_eq!(bad.status, 422);
+            assert!(bad.body.contains("patience_seconds"), "{}", bad.body);
+            assert_eq!(post(Some(tokens[4].1.as_str()), case).await.status, 403, "not for the client's viewer");
+            assert_eq!(post(None, case).await.status, 401);
+
+            let plan = get(addr, "/api/v1/staffing/plan?week=2026-W48", &[("Authorization", tokens[1].1.as_str())]).await;
+            assert_eq!(plan.status, 200, "{}", plan.body);
+            assert_eq!(plan.json()["slots"].as_array().map(Vec::len), Some(7 * 48));
+            let bad_week = get(addr, "/api/v1/staffing/plan?week=48", &[("Authorization", tokens[1].1.as_str())]).await;
+            assert_eq!(bad_week.status, 422);
+            assert_eq!(get(addr, "/api/v1/staffing/plan?week=2026-W48", &[("Authorization", tokens[2].1.as_str())]).await.status, 403);
+        })
+        .await;
+    })
+    .await;
+}

@@ -14,6 +14,7 @@ pub mod chat;
 pub mod email;
 pub mod erlang;
 pub mod plan;
+pub mod request;
 mod rng;
 pub mod simulate;
 

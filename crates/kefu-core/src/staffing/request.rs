@@ -41,6 +41,24 @@ pub struct ErlangRequest {
     pub shrinkage: Option<f64>,
 }
 
+/// The request's field names, for front ends that spell them otherwise (the CLI's flags).
+pub const FIELDS: [&str; 14] = [
+    "model",
+    "calls",
+    "interval_seconds",
+    "traffic",
+    "aht_seconds",
+    "patience_seconds",
+    "agents",
+    "threshold_seconds",
+    "target_sl",
+    "max_occupancy",
+    "max_abandon",
+    "max_asa_seconds",
+    "max_blocking",
+    "shrinkage",
+];
+
 /// What is wrong with a request: a combination that does not make a question, or a value
 /// the models refuse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,7 +79,7 @@ impl ErlangRequest {
                     "calls needs interval_seconds (the interval they arrive in)",
                 ))?;
                 let aht = self.aht_seconds.ok_or(Incomplete(
-                    "calls needs aht_seconds (to turn calls into erlangs)",
+                    "calls needs aht_seconds (to turn them into erlangs)",
                 ))?;
                 Traffic::from_calls(calls, interval, aht)?
             }
@@ -74,7 +92,7 @@ impl ErlangRequest {
             (Some(_), Some(_)) => return Err(Incomplete("give calls or traffic, not both")),
             (None, None) => {
                 return Err(Incomplete(
-                    "give the offered traffic: calls with interval_seconds and aht_seconds, or traffic",
+                    "give the offered load: calls with interval_seconds and aht_seconds, or traffic",
                 ));
             }
         };

@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use kefu_core::staffing::{
-    Model, Shrinkage, StaffingError, StaffingResult, Targets, Traffic, evaluate, required_agents,
-};
+use kefu_core::staffing::{Model, Shrinkage, StaffingError, StaffingResult};
 
 use super::{CmdResult, UserError};
 
@@ -322,100 +320,39 @@ fn plan_svg(plan: &kefu_app::staffing::WeekPlan, zh: bool) -> String {
 }
 
 fn erlang(a: &ErlangArgs) -> CmdResult {
-    let traffic = match (a.calls, a.traffic) {
-        (Some(calls), None) => {
-            let interval = a.interval_seconds.ok_or_else(|| {
-                msg("--calls needs --interval-seconds (the interval they arrive in)")
-            })?;
-            let aht = a
-                .aht_seconds
-                .ok_or_else(|| msg("--calls needs --aht-seconds (to turn calls into erlangs)"))?;
-            Traffic::from_calls(calls, interval, aht).map_err(user)?
-        }
-        (None, Some(erlangs)) => {
-            if a.interval_seconds.is_some() {
-                return Err(msg("--interval-seconds goes with --calls, not --traffic").into());
-            }
-            Traffic::from_erlangs(erlangs, a.aht_seconds).map_err(user)?
-        }
-        _ => {
-            return Err(msg(
-                "give the offered traffic: --calls N --interval-seconds S --aht-seconds H, or --traffic A",
-            )
-            .into());
-        }
+    use kefu_core::staffing::request::{ErlangRequest, ModelKind, RequestError};
+    // The API's request type answers the question: one definition of what a valid question is.
+    let req = ErlangRequest {
+        model: Some(match a.model {
+            ModelArg::B => ModelKind::B,
+            ModelArg::C => ModelKind::C,
+            ModelArg::A => ModelKind::A,
+        }),
+        calls: a.calls,
+        interval_seconds: a.interval_seconds,
+        traffic: a.traffic,
+        aht_seconds: a.aht_seconds,
+        patience_seconds: a.patience_seconds,
+        agents: a.agents,
+        threshold_seconds: a.threshold_seconds,
+        target_sl: a.target_sl,
+        max_occupancy: a.max_occupancy,
+        max_abandon: a.max_abandon,
+        max_asa_seconds: a.max_asa_seconds,
+        max_blocking: a.max_blocking,
+        shrinkage: Some(a.shrinkage),
     };
+    let result = req.solve().map_err(|e| match e {
+        RequestError::Incomplete(m) => msg(&as_flags(m)),
+        RequestError::Value(e) => user(e),
+    })?;
+    // Solved, so these are valid: rebuilt for the readable table.
     let model = match (a.model, a.patience_seconds) {
         (ModelArg::A, Some(p)) => Model::erlang_a(p).map_err(user)?,
-        (ModelArg::A, None) => {
-            return Err(msg(
-                "--model a needs --patience-seconds (mean time before a caller gives up)",
-            )
-            .into());
-        }
-        (_, Some(_)) => {
-            return Err(msg("--patience-seconds is for --model a (Erlang A)").into());
-        }
-        (ModelArg::B, None) => Model::ErlangB,
-        (ModelArg::C, None) => Model::ErlangC,
+        (ModelArg::B, _) => Model::ErlangB,
+        _ => Model::ErlangC,
     };
-    let mut targets = Targets::default();
-    match (a.target_sl, a.threshold_seconds) {
-        (Some(sl), Some(t)) => targets = targets.service_level(sl, t).map_err(user)?,
-        (Some(_), None) => {
-            return Err(
-                msg("--target-sl needs --threshold-seconds (answered within how long)").into(),
-            );
-        }
-        _ => {}
-    }
-    if let Some(x) = a.max_occupancy {
-        targets = targets.max_occupancy(x).map_err(user)?;
-    }
-    if let Some(x) = a.max_abandon {
-        targets = targets.max_abandon(x).map_err(user)?;
-    }
-    if let Some(x) = a.max_asa_seconds {
-        targets = targets.max_asa_seconds(x).map_err(user)?;
-    }
-    if let Some(x) = a.max_blocking {
-        targets = targets.max_blocking(x).map_err(user)?;
-    }
     let shrinkage = Shrinkage::new(a.shrinkage).map_err(user)?;
-    let has_targets = targets != Targets::default();
-    let result = match a.agents {
-        Some(n) => {
-            let mut r = evaluate(&model, &traffic, n, a.threshold_seconds).map_err(user)?;
-            if has_targets {
-                // Also say how many would be enough.
-                let least = required_agents(&model, &traffic, &targets, shrinkage).map_err(user)?;
-                r.required_agents = least.required_agents;
-                r.required_agents_with_shrinkage = least.required_agents_with_shrinkage;
-            }
-            r
-        }
-        None => {
-            if !has_targets {
-                return Err(msg(
-                    "give --agents N to evaluate, or a target to search for (--target-sl with --threshold-seconds, --max-asa-seconds, --max-occupancy, --max-abandon, --max-blocking)",
-                )
-                .into());
-            }
-            let least = required_agents(&model, &traffic, &targets, shrinkage).map_err(user)?;
-            match a.threshold_seconds {
-                // A threshold without a service-level target: report the
-                // service level at the agents found all the same.
-                Some(t) if targets.get_service_level().is_none() && least.agents > 0 => {
-                    StaffingResult {
-                        required_agents: least.required_agents,
-                        required_agents_with_shrinkage: least.required_agents_with_shrinkage,
-                        ..evaluate(&model, &traffic, least.agents, Some(t)).map_err(user)?
-                    }
-                }
-                _ => least,
-            }
-        }
-    };
     if a.json {
         let text = serde_json::to_string_pretty(&result).map_err(anyhow::Error::from)?;
         println!("{text}");
@@ -432,6 +369,32 @@ fn erlang(a: &ErlangArgs) -> CmdResult {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A request's field names as this command's flags (`interval_seconds` → `--interval-seconds`).
+fn as_flags(message: &str) -> String {
+    use kefu_core::staffing::request::FIELDS;
+    let mut out = String::with_capacity(message.len() + 16);
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if FIELDS.contains(&word.as_str()) {
+            out.push_str("--");
+            out.push_str(&word.replace('_', "-"));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_lowercase() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 fn pct(x: f64) -> String {

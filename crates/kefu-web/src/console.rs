@@ -151,6 +151,23 @@ pub(crate) async fn contract_picker(
     Some(page(lang, title, true, &body).into_response())
 }
 
+/// The contract a console page is about: a picker page when several are stored and none is
+/// named, else its number, id and time zone (or the problem).
+pub(crate) async fn page_contract(
+    state: &AppState,
+    named: Option<&str>,
+    lang: Lang,
+    path: &str,
+    title: &str,
+) -> Result<(String, kefu_store::ContractId, jiff::tz::TimeZone), Response> {
+    if let Some(r) = contract_picker(state, named, lang, path, title).await {
+        return Err(r);
+    }
+    contract_of(state, named)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
 /// `GET /api/v1/offline-messages?contract=…&all=1`: messages left outside hours, masked.
 pub async fn list_api(
     _auth: Authorized<Staff>,
@@ -216,7 +233,7 @@ pub async fn messages_page(
 ) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let title = label(lang, "客户留言", "Messages left outside hours");
-    if let Some(r) = contract_picker(
+    let (number, id, tz) = match page_contract(
         &state,
         q.contract.as_deref(),
         lang,
@@ -225,11 +242,8 @@ pub async fn messages_page(
     )
     .await
     {
-        return r;
-    }
-    let (number, id, tz) = match contract_of(&state, q.contract.as_deref()).await {
         Ok(c) => c,
-        Err(p) => return p.into_response(),
+        Err(r) => return r,
     };
     let all = q.all.as_deref() == Some("1");
     let list = match state.store.offline_messages(id, !all, 500).await {

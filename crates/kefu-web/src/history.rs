@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{Authorized, Staff};
-use crate::console::{FrontLine, contract_of, contract_picker, mask_numbers_in};
+use crate::console::{FrontLine, contract_of, mask_numbers_in, page_contract};
 use crate::pages::{Lang, csrf_of, escape, page, sign_out_form, url_encode};
 
 fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
@@ -63,7 +63,7 @@ pub async fn history_page(
 ) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let title = label(lang, "会话记录", "Conversation history");
-    if let Some(r) = contract_picker(
+    let (number, cid, tz) = match page_contract(
         &state,
         q.contract.as_deref(),
         lang,
@@ -72,11 +72,8 @@ pub async fn history_page(
     )
     .await
     {
-        return r;
-    }
-    let (number, cid, tz) = match contract_of(&state, q.contract.as_deref()).await {
         Ok(c) => c,
-        Err(p) => return p.into_response(),
+        Err(r) => return r,
     };
     let today = tz.to_datetime(jiff::Timestamp::now()).date();
     let day = match q.day.as_deref().map(str::parse::<jiff::civil::Date>) {
@@ -251,7 +248,7 @@ pub async fn search_page(
 ) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let title = label(lang, "客户查询", "Find a customer");
-    if let Some(r) = contract_picker(
+    let (number, cid, tz) = match page_contract(
         &state,
         q.contract.as_deref(),
         lang,
@@ -260,11 +257,8 @@ pub async fn search_page(
     )
     .await
     {
-        return r;
-    }
-    let (number, cid, tz) = match contract_of(&state, q.contract.as_deref()).await {
         Ok(c) => c,
-        Err(p) => return p.into_response(),
+        Err(r) => return r,
     };
     let days = q.days.unwrap_or(31).clamp(1, 93);
     let phone = q.phone.as_deref().map(str::trim).unwrap_or("");

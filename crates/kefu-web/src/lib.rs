@@ -218,6 +218,11 @@ fn router(state: AppState) -> Router {
             "/api/v1/staffing/erlang",
             axum::routing::post(staffing::erlang),
         )
+        .route("/api/v1/staffing/chat", axum::routing::post(staffing::chat))
+        .route(
+            "/api/v1/staffing/email",
+            axum::routing::post(staffing::email),
+        )
         .route("/api/v1/staffing/plan", get(staffing::plan))
         .route("/api/v1/offline-messages", get(console::list_api))
         .route(

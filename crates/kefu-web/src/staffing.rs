@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kefu_core::staffing::request::ErlangRequest;
+use kefu_core::staffing::request::{ChatRequest, EmailRequest, ErlangRequest};
 use serde::Deserialize;
 
 use crate::api::ApiJson;
@@ -24,6 +24,22 @@ fn unprocessable(detail: String) -> Problem {
 
 /// `POST /api/v1/staffing/erlang`: what agents achieve, or the least number for the targets.
 pub async fn erlang(_auth: Authorized<Staff>, ApiJson(req): ApiJson<ErlangRequest>) -> Response {
+    match req.solve() {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => unprocessable(e.to_string()).into_response(),
+    }
+}
+
+/// `POST /api/v1/staffing/chat`: agents for a chat queue with concurrency.
+pub async fn chat(_auth: Authorized<Staff>, ApiJson(req): ApiJson<ChatRequest>) -> Response {
+    match req.solve() {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => unprocessable(e.to_string()).into_response(),
+    }
+}
+
+/// `POST /api/v1/staffing/email`: agents to clear an email backlog inside its reply window.
+pub async fn email(_auth: Authorized<Staff>, ApiJson(req): ApiJson<EmailRequest>) -> Response {
     match req.solve() {
         Ok(r) => Json(r).into_response(),
         Err(e) => unprocessable(e.to_string()).into_response(),

@@ -505,6 +505,25 @@ async fn the_staffing_models_and_the_week_plan_answer_over_the_api() {
             assert_eq!(post(Some(tokens[4].1.as_str()), case).await.status, 403, "not for the client's viewer");
             assert_eq!(post(None, case).await.status, 401);
 
+            // Chat with concurrency and an email backlog.
+            let r = request(addr, "POST", "/api/v1/staffing/chat", &[("Authorization", tokens[2].1.as_str())],
+                Some(("application/json", r#"{"chats":120,"interval_seconds":1800,"max_chats":3,"aht_by_concurrency":[240,270,300],"threshold_seconds":3,"target_sl":0.8}"#))).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let chat = r.json();
+            let agents = chat["required_agents"].as_u64().expect("agents");
+            // 120 chats × 300 s ÷ 1800 s = 20 erlangs of slots: more than 20 / 3 agents.
+            assert!((7..=12).contains(&agents), "{chat}");
+            assert_eq!(chat["max_chats_per_agent"], 3);
+            let r = request(addr, "POST", "/api/v1/staffing/email", &[("Authorization", tokens[2].1.as_str())],
+                Some(("application/json", r#"{"emails":400,"aht_seconds":420,"arrival_span_seconds":50400,"reply_window_seconds":86400,"max_occupancy":0.85}"#))).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            // 400 × 420 s = 168,000 s of work; one agent gives (50,400 + 86,400) × 0.85 = 116,280 s.
+            assert_eq!(r.json()["required_agents"], 2);
+            let r = request(addr, "POST", "/api/v1/staffing/email", &[("Authorization", tokens[2].1.as_str())],
+                Some(("application/json", r#"{"emails":400,"aht_seconds":0,"arrival_span_seconds":50400,"reply_window_seconds":86400}"#))).await;
+            assert_eq!(r.status, 422);
+            assert!(r.body.contains("aht_seconds"), "{}", r.body);
+
             let plan = get(addr, "/api/v1/staffing/plan?week=2026-W48", &[("Authorization", tokens[1].1.as_str())]).await;
             assert_eq!(plan.status, 200, "{}", plan.body);
             assert_eq!(plan.json()["slots"].as_array().map(Vec::len), Some(7 * 48));

@@ -96,6 +96,40 @@ impl ErlangRequest {
                 ));
             }
         };
+        let (model, targets, shrinkage) = self.model_and_targets()?;
+        let has_targets = !targets.is_empty();
+        match self.agents {
+            Some(n) => {
+                let mut r = evaluate(&model, &traffic, n, self.threshold_seconds)?;
+                if has_targets {
+                    let least = required_agents(&model, &traffic, &targets, shrinkage)?;
+                    r.required_agents = least.required_agents;
+                    r.required_agents_with_shrinkage = least.required_agents_with_shrinkage;
+                }
+                Ok(r)
+            }
+            None if !has_targets => Err(Incomplete(
+                "give agents to evaluate, or a target to search for (target_sl with threshold_seconds, max_asa_seconds, max_occupancy, max_abandon, max_blocking)",
+            )),
+            None => {
+                let least = required_agents(&model, &traffic, &targets, shrinkage)?;
+                match self.threshold_seconds {
+                    Some(t) if targets.get_service_level().is_none() && least.agents > 0 => {
+                        Ok(StaffingResult {
+                            required_agents: least.required_agents,
+                            required_agents_with_shrinkage: least.required_agents_with_shrinkage,
+                            ..evaluate(&model, &traffic, least.agents, Some(t))?
+                        })
+                    }
+                    _ => Ok(least),
+                }
+            }
+        }
+    }
+
+    /// The model, the targets and the shrinkage the request names.
+    pub fn model_and_targets(&self) -> Result<(Model, Targets, Shrinkage), RequestError> {
+        use RequestError::Incomplete;
         let model = match (self.model, self.patience_seconds) {
             (None, _) => return Err(Incomplete("model: expected \"b\", \"c\" or \"a\"")),
             (Some(ModelKind::A), Some(p)) => Model::erlang_a(p)?,
@@ -133,34 +167,95 @@ impl ErlangRequest {
             targets = targets.max_blocking(x)?;
         }
         let shrinkage = Shrinkage::new(self.shrinkage.unwrap_or(0.0))?;
-        let has_targets = !targets.is_empty();
-        match self.agents {
-            Some(n) => {
-                let mut r = evaluate(&model, &traffic, n, self.threshold_seconds)?;
-                if has_targets {
-                    let least = required_agents(&model, &traffic, &targets, shrinkage)?;
-                    r.required_agents = least.required_agents;
-                    r.required_agents_with_shrinkage = least.required_agents_with_shrinkage;
-                }
-                Ok(r)
-            }
-            None if !has_targets => Err(Incomplete(
-                "give agents to evaluate, or a target to search for (target_sl with threshold_seconds, max_asa_seconds, max_occupancy, max_abandon, max_blocking)",
-            )),
-            None => {
-                let least = required_agents(&model, &traffic, &targets, shrinkage)?;
-                match self.threshold_seconds {
-                    Some(t) if targets.get_service_level().is_none() && least.agents > 0 => {
-                        Ok(StaffingResult {
-                            required_agents: least.required_agents,
-                            required_agents_with_shrinkage: least.required_agents_with_shrinkage,
-                            ..evaluate(&model, &traffic, least.agents, Some(t))?
-                        })
-                    }
-                    _ => Ok(least),
-                }
-            }
+        Ok((model, targets, shrinkage))
+    }
+}
+
+/// A chat queue (`POST /api/v1/staffing/chat`): agents hold up to `max_chats` at once;
+/// handling time may depend on how many they hold (`aht_by_concurrency[i]` at i + 1 chats).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    pub model: Option<ModelKind>,
+    pub chats: f64,
+    pub interval_seconds: f64,
+    pub max_chats: u32,
+    pub aht_by_concurrency: Vec<f64>,
+    pub patience_seconds: Option<f64>,
+    pub agents: Option<u32>,
+    pub threshold_seconds: Option<f64>,
+    pub target_sl: Option<f64>,
+    pub max_occupancy: Option<f64>,
+    pub max_abandon: Option<f64>,
+    pub max_asa_seconds: Option<f64>,
+    pub shrinkage: Option<f64>,
+}
+
+impl ChatRequest {
+    pub fn solve(&self) -> Result<super::chat::ChatStaffing, RequestError> {
+        let (model, targets, shrinkage) = ErlangRequest {
+            model: Some(self.model.unwrap_or(ModelKind::C)),
+            patience_seconds: self.patience_seconds,
+            threshold_seconds: self.threshold_seconds,
+            target_sl: self.target_sl,
+            max_occupancy: self.max_occupancy,
+            max_abandon: self.max_abandon,
+            max_asa_seconds: self.max_asa_seconds,
+            shrinkage: self.shrinkage,
+            ..ErlangRequest::default()
         }
+        .model_and_targets()?;
+        let k = super::chat::ChatConcurrency::new(self.max_chats, &self.aht_by_concurrency)?;
+        match self.agents {
+            Some(n) => Ok(super::chat::chat_evaluate(
+                &model,
+                &k,
+                self.chats,
+                self.interval_seconds,
+                n,
+                self.threshold_seconds,
+            )?),
+            None if targets.is_empty() => Err(RequestError::Incomplete(
+                "give agents to evaluate, or a target to search for",
+            )),
+            None => Ok(super::chat::chat_required_agents(
+                &model,
+                &k,
+                self.chats,
+                self.interval_seconds,
+                &targets,
+                shrinkage,
+            )?),
+        }
+    }
+}
+
+/// An email backlog (`POST /api/v1/staffing/email`): `emails` arriving over
+/// `arrival_span_seconds` must each be answered within `reply_window_seconds`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    pub emails: f64,
+    pub aht_seconds: f64,
+    pub arrival_span_seconds: f64,
+    pub reply_window_seconds: f64,
+    pub max_occupancy: Option<f64>,
+    pub shrinkage: Option<f64>,
+}
+
+impl EmailRequest {
+    pub fn solve(&self) -> Result<super::email::EmailStaffing, RequestError> {
+        let backlog = super::email::EmailBacklog::new(
+            self.emails,
+            self.aht_seconds,
+            self.arrival_span_seconds,
+            self.reply_window_seconds,
+        )?;
+        Ok(super::email::email_required_agents(
+            &backlog,
+            self.max_occupancy,
+            Shrinkage::new(self.shrinkage.unwrap_or(0.0))?,
+        )?)
     }
 }
 

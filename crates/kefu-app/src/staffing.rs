@@ -202,13 +202,14 @@ fn channel_of(kind: ChannelKind) -> Option<Channel> {
 
 /// Stretches of each channel's service hours in `[from, to)` with nobody on duty for at least
 /// the contract's `not_provided_after` (only up to `now`: the future is not judged).
+/// `phone_on_duty` is [`phone_duty`] over the same span (the callers have it already).
 pub async fn service_not_provided(
     store: &Store,
     stored: &StoredContract,
     holidays: Arc<HolidayCalendar>,
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
     now: Timestamp,
+    phone_on_duty: &[(Timestamp, Timestamp)],
 ) -> Result<Vec<NotProvided>, AppError> {
     let base = stored.document.base();
     let tz = base.time_zone.clone();
@@ -226,10 +227,9 @@ pub async fn service_not_provided(
         ChannelKind::Email,
         ChannelKind::Onsite,
     ] {
-        let Some(ch) = base.channel(kind).filter(|c| c.enabled) else {
+        if !base.channel(kind).is_some_and(|c| c.enabled) {
             continue;
-        };
-        let _ = ch;
+        }
         let Some(cal) = base.service_calendar(kind, holidays.clone()) else {
             continue;
         };
@@ -247,7 +247,7 @@ pub async fn service_not_provided(
             .map(|d| (d.started_at, d.ended_at.unwrap_or(now)))
             .collect();
         if kind == ChannelKind::Phone {
-            on = phone_duty(store, stored, from, to, now).await?;
+            on = phone_on_duty.to_vec();
         }
         for (a, b) in uncovered(&open, &on, grace) {
             out.push(NotProvided {
@@ -368,7 +368,7 @@ pub async fn week_plan(
         d = d.tomorrow().map_err(err)?;
     }
     let not_provided =
-        service_not_provided(store, stored, holidays, week_from, week_to, now).await?;
+        service_not_provided(store, stored, holidays, (week_from, week_to), now, &duty).await?;
     Ok(WeekPlan {
         contract: number.to_owned(),
         week: format!(
@@ -432,7 +432,16 @@ pub async fn period_staffing(
     let base = stored.document.base();
     let tz = base.time_zone.clone();
     let err = |e: jiff::Error| AppError::User(e.to_string());
-    let not_provided = service_not_provided(store, stored, holidays.clone(), from, to, now).await?;
+    let phone_on_duty = phone_duty(store, stored, from, to, now).await?;
+    let not_provided = service_not_provided(
+        store,
+        stored,
+        holidays.clone(),
+        (from, to),
+        now,
+        &phone_on_duty,
+    )
+    .await?;
     let mut minutes = std::collections::BTreeMap::new();
     for n in &not_provided {
         *minutes.entry(n.channel).or_insert(0) += n.minutes;
@@ -464,7 +473,7 @@ pub async fn period_staffing(
                     .unwrap_or(0),
             );
             let cal = base.service_calendar(ChannelKind::Phone, holidays.clone());
-            let duty = phone_duty(store, stored, from, to, now).await?;
+            let duty = &phone_on_duty;
             let mut slots = Vec::new();
             for day in &days {
                 for (i, s) in day.slots.iter().enumerate() {
@@ -497,7 +506,7 @@ pub async fn period_staffing(
                             .unwrap_or(0)
                             .max(minimum)
                     };
-                    let on = average_on_duty(&duty, start, end).max(0.0);
+                    let on = average_on_duty(duty, start, end).max(0.0);
                     slots.push(PlanSlot {
                         start: start_dt.strftime("%Y-%m-%dT%H:%M").to_string(),
                         open,

@@ -234,26 +234,19 @@ pub fn html(r: &QualityReport, en: bool) -> String {
 }
 
 fn phone(o: &mut String, p: &PhoneSection, l: &L) {
-    let _ = write!(
+    verdicts(
         o,
-        "<h2>{}</h2>",
         l.t(
             "结论(条款 4.1.1 电话客服)",
-            "Verdicts (clause 4.1.1, phone)"
-        )
+            "Verdicts (clause 4.1.1, phone)",
+        ),
+        l.t(
+            "合同未约定电话指标。",
+            "The contract sets no phone targets.",
+        ),
+        &p.targets,
+        l,
     );
-    if p.targets.is_empty() {
-        let _ = write!(
-            o,
-            "<p>{}</p>",
-            l.t(
-                "合同未约定电话指标。",
-                "The contract sets no phone targets."
-            )
-        );
-    } else {
-        verdict_table(o, &p.targets, l);
-    }
 
     if !p.budget.is_empty() {
         let _ = write!(
@@ -472,6 +465,30 @@ fn phone(o: &mut String, p: &PhoneSection, l: &L) {
 }
 
 /// The verdict per clause: target, measured value, met or missed.
+/// A section's heading and its verdict table (or `none` when there are no targets).
+fn verdicts(o: &mut String, heading: &str, none: &str, targets: &[TargetLine], l: &L) {
+    let _ = write!(o, "<h2>{}</h2>", esc(heading));
+    if targets.is_empty() {
+        let _ = write!(o, "<p>{}</p>", esc(none));
+    } else {
+        verdict_table(o, targets, l);
+    }
+}
+
+/// A two-column table of labelled figures.
+fn key_values(o: &mut String, rows: &[(&str, String)]) {
+    o.push_str("<table class=\"grid\">");
+    for (k, v) in rows {
+        let _ = write!(
+            o,
+            "<tr><td class=\"l\">{}</td><td>{}</td></tr>",
+            esc(k),
+            esc(v)
+        );
+    }
+    o.push_str("</table>");
+}
+
 fn verdict_table(o: &mut String, targets: &[TargetLine], l: &L) {
     let _ = write!(
         o,
@@ -591,20 +608,8 @@ fn staffing(o: &mut String, st: &kefu_app::staffing::PeriodStaffing, l: &L) {
                 format!("{:.1}", p.shortage_agent_hours),
             ),
         ];
-        let _ = write!(
-            o,
-            "<h3>{}</h3><table class=\"grid\">",
-            l.t("电话坐席配备", "Phone agents")
-        );
-        for (k, v) in rows {
-            let _ = write!(
-                o,
-                "<tr><td class=\"l\">{}</td><td>{}</td></tr>",
-                esc(k),
-                esc(&v)
-            );
-        }
-        o.push_str("</table>");
+        let _ = write!(o, "<h3>{}</h3>", l.t("电话坐席配备", "Phone agents"));
+        key_values(o, &rows);
         if !p.worst.is_empty() {
             let _ = write!(
                 o,
@@ -673,26 +678,19 @@ fn channel_label<'a>(key: &'a str, l: &L) -> &'a str {
 
 /// The online chat channel: verdicts and the period's figures.
 fn chat(o: &mut String, c: &ChatSection, l: &L) {
-    let _ = write!(
+    verdicts(
         o,
-        "<h2>{}</h2>",
         l.t(
             "结论(条款 4.1.2 在线客服)",
-            "Verdicts (clause 4.1.2, online chat)"
-        )
+            "Verdicts (clause 4.1.2, online chat)",
+        ),
+        l.t(
+            "合同未约定在线客服指标。",
+            "The contract sets no chat targets.",
+        ),
+        &c.targets,
+        l,
     );
-    if c.targets.is_empty() {
-        let _ = write!(
-            o,
-            "<p>{}</p>",
-            l.t(
-                "合同未约定在线客服指标。",
-                "The contract sets no chat targets."
-            )
-        );
-    } else {
-        verdict_table(o, &c.targets, l);
-    }
     let rows: [(&str, String); 9] = [
         (l.t("会话数", "Conversations"), c.conversations.to_string()),
         (l.t("已应答会话", "Answered"), c.answered.to_string()),
@@ -722,16 +720,7 @@ fn chat(o: &mut String, c: &ChatSection, l: &L) {
             },
         ),
     ];
-    o.push_str("<table class=\"grid\">");
-    for (k, v) in rows {
-        let _ = write!(
-            o,
-            "<tr><td class=\"l\">{}</td><td>{}</td></tr>",
-            esc(k),
-            esc(&v)
-        );
-    }
-    o.push_str("</table>");
+    key_values(o, &rows);
     if c.turns_outside_hours > 0 {
         let _ = write!(
             o,

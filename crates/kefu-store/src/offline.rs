@@ -186,6 +186,29 @@ impl Store {
         open_only: bool,
         limit: u32,
     ) -> Result<Vec<OfflineMessage>, StoreError> {
+        self.offline_messages_where(contract_id, open_only, None, limit)
+            .await
+    }
+
+    /// One offline message of a contract.
+    pub async fn offline_message(
+        &self,
+        contract_id: ContractId,
+        contact: ContactId,
+    ) -> Result<Option<OfflineMessage>, StoreError> {
+        Ok(self
+            .offline_messages_where(contract_id, false, Some(contact), 1)
+            .await?
+            .pop())
+    }
+
+    async fn offline_messages_where(
+        &self,
+        contract_id: ContractId,
+        open_only: bool,
+        contact: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<OfflineMessage>, StoreError> {
         type Row = (String, String, Vec<u8>, i64, Option<i64>, Option<String>);
         let rows: Vec<Row> = on_db!(self.db(), pool => {
             sqlx::query_as(sql!(
@@ -193,11 +216,13 @@ impl Store {
                         o.followed_up_by
                  FROM offline_messages o JOIN contacts c ON c.id = o.contact_id
                  WHERE o.contract_id = $1 AND ($2 = 0 OR o.followed_up_at IS NULL)
+                   AND ($4 = '' OR o.contact_id = $4)
                  ORDER BY o.received_at DESC LIMIT $3"
             ))
             .bind(contract_id.text())
             .bind(i64::from(open_only))
             .bind(i64::from(limit))
+            .bind(contact.map(|c| c.text()).unwrap_or_default())
             .fetch_all(pool)
             .await?
         });

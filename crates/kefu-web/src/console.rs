@@ -6,7 +6,7 @@ use axum::Form;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use kefu_core::access::Role;
 use kefu_core::mask::{mask_email, mask_name, mask_phone};
 use kefu_store::ContactId;
@@ -14,7 +14,9 @@ use kefu_store::offline::OfflineMessage;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Authorized, Policy, Staff};
-use crate::pages::{Lang, csrf_of, escape, page, sign_out_form, t, url_encode, with_cookie};
+use crate::pages::{
+    Lang, csrf_of, escape, label, page, page_with_css, sign_out_form, t, url_encode, with_cookie,
+};
 use crate::{AppState, Problem};
 
 /// Who follows customers up and so may see their contact after giving a reason: the
@@ -220,10 +222,6 @@ pub async fn follow_up_api(
     }
 }
 
-fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
-    if lang == Lang::En { en } else { zh }
-}
-
 /// The console page of offline messages.
 pub async fn messages_page(
     auth: Authorized<Staff>,
@@ -325,15 +323,9 @@ pub async fn messages_page(
         h_reach = label(lang, "联系方式", "Contact"),
         h_text = label(lang, "内容", "Message"),
     );
-    let css = "<style>table.list{width:100%;border-collapse:collapse}table.list th{text-align:left;border-bottom:2px solid #dde;padding:.3rem}\
-        table.list td{border-bottom:1px solid #eef;vertical-align:top;padding:.4rem .3rem}td.text{white-space:pre-wrap;max-width:22rem}\
-        form.inline{display:flex;gap:.3rem;margin:.2rem 0}form.inline input{width:9rem;padding:.3rem;font-size:.9rem}form.inline button{margin:0}.note{color:#667}</style>";
-    Html(
-        page(lang, title, true, &body)
-            .0
-            .replace("</head>", &format!("{css}</head>")),
-    )
-    .into_response()
+    let css = "td.text{white-space:pre-wrap;max-width:22rem}\
+        form.inline{display:flex;gap:.3rem;margin:.2rem 0}form.inline input{width:9rem;padding:.3rem;font-size:.9rem}form.inline button{margin:0}";
+    page_with_css(lang, title, &body, css)
 }
 
 #[derive(Deserialize)]
@@ -376,12 +368,16 @@ pub async fn reveal(
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };
-    let list = match state.store.offline_messages(cid, false, 5000).await {
-        Ok(l) => l,
-        Err(e) => return crate::internal(e),
+    let found = match id.parse::<ContactId>() {
+        Ok(contact) => state.store.offline_message(cid, contact).await,
+        Err(_) => Ok(None),
     };
-    let Some(m) = list.iter().find(|m| m.contact_id.to_string() == id) else {
-        return (StatusCode::NOT_FOUND, "no such message in this contract").into_response();
+    let m = match found {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, "no such message in this contract").into_response();
+        }
+        Err(e) => return crate::internal(e),
     };
     let entry = kefu_store::NewAuditEntry {
         actor: auth.user.account.username.clone(),
@@ -392,7 +388,7 @@ pub async fn reveal(
     if let Err(e) = state.store.audit().append(entry).await {
         return crate::internal(e);
     }
-    let v = masked(m, &tz);
+    let v = masked(&m, &tz);
     let row = |k: &str, val: Option<&str>| {
         val.map(|x| format!("<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(x)))
             .unwrap_or_default()

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use kefu_core::access::Role;
 use kefu_core::mask::mask_phone;
 use serde::Deserialize;
@@ -13,25 +13,14 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::auth::{Authorized, Staff};
 use crate::console::{FrontLine, contract_of, mask_numbers_in, page_contract};
-use crate::pages::{Lang, csrf_of, escape, page, sign_out_form, url_encode};
+use crate::pages::{Lang, csrf_of, escape, label, page_with_css, sign_out_form, url_encode};
 
-fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
-    if lang == Lang::En { en } else { zh }
-}
-
-const CSS: &str = "<style>table.list{width:100%;border-collapse:collapse}table.list th{text-align:left;border-bottom:2px solid #dde;padding:.3rem}\
-    table.list td{border-bottom:1px solid #eef;vertical-align:top;padding:.4rem .3rem}.note{color:#667}\
-    form.filter{display:flex;gap:.5rem;align-items:end;flex-wrap:wrap}form.filter input{width:auto}form.filter button{margin:0}\
+const CSS: &str = "form.filter{display:flex;gap:.5rem;align-items:end;flex-wrap:wrap}form.filter input{width:auto}form.filter button{margin:0}\
     .m{max-width:80%;margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;white-space:pre-wrap}.m.customer{background:#fff;border:1px solid #dde}\
-    .m.agent{margin-left:auto;background:#dbe8ff}.m.system{margin:auto;color:#667}.t{font-size:.75rem;color:#667}.log{background:#f5f6f8;padding:.6rem;border-radius:6px}</style>";
+    .m.agent{margin-left:auto;background:#dbe8ff}.m.system{margin:auto;color:#667}.t{font-size:.75rem;color:#667}.log{background:#f5f6f8;padding:.6rem;border-radius:6px}";
 
 fn styled(lang: Lang, title: &str, body: &str) -> Response {
-    Html(
-        page(lang, title, true, body)
-            .0
-            .replace("</head>", &format!("{CSS}</head>")),
-    )
-    .into_response()
+    page_with_css(lang, title, body, CSS)
 }
 
 #[derive(Deserialize, Default)]

@@ -215,6 +215,8 @@ main.wide{max-width:60rem}h1{font-size:1.4rem;margin-top:0}label{display:block;m
 input{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #bbc;border-radius:4px}\
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;background:#1f5fbf;color:#fff;border:0;border-radius:4px;cursor:pointer}\
 .err{color:#b00020}.ok{color:#0a7a32}header{display:flex;justify-content:space-between;align-items:center}\
+table.list{width:100%;border-collapse:collapse}table.list th{text-align:left;border-bottom:2px solid #dde;padding:.3rem}\
+table.list td{border-bottom:1px solid #eef;vertical-align:top;padding:.4rem .3rem}.note{color:#667}\
 nav a{margin-right:1rem}form.inline{display:inline-block;margin:0}form.inline button{margin:0 .3rem 0 0;padding:.3rem .8rem}button:disabled{background:#889}td{padding:.3rem 1.4rem .3rem 0}table button{padding:.35rem .9rem;font-size:.9rem}@media(max-width:32rem){main{margin:0;border-radius:0}}";
 
 pub(crate) fn page(lang: Lang, title: &str, wide: bool, body: &str) -> Html<String> {
@@ -226,6 +228,22 @@ pub(crate) fn page(lang: Lang, title: &str, wide: bool, body: &str) -> Html<Stri
         escape(title),
         if wide { " class=\"wide\"" } else { "" }
     ))
+}
+
+/// A page with CSS of its own on top of the shared style.
+pub(crate) fn page_with_css(lang: Lang, title: &str, body: &str, css: &str) -> Response {
+    Html(
+        page(lang, title, true, body)
+            .0
+            .replace("</head>", &format!("<style>{css}</style></head>")),
+    )
+    .into_response()
+}
+
+/// One label in the page's language, for labels used on one page only (shared ones are in
+/// [`t`]).
+pub(crate) fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
+    if lang == Lang::En { en } else { zh }
 }
 
 #[derive(Deserialize, Default)]
@@ -697,14 +715,11 @@ pub async fn console_chat(
         // text can close the element.
         labels = labels.to_string().replace('<', "\\u003c"),
     );
-    let extra_css = "<style>.conv{border:1px solid #dde;border-radius:8px;margin:1rem 0;padding:.6rem}\
+    let extra_css = ".conv{border:1px solid #dde;border-radius:8px;margin:1rem 0;padding:.6rem}\
         .conv header{display:flex;justify-content:space-between;align-items:center}.conv .log{max-height:18rem;overflow-y:auto;background:#f5f6f8;padding:.5rem;margin:.5rem 0}\
         .m{max-width:80%;margin:.3rem 0;padding:.4rem .6rem;border-radius:6px;white-space:pre-wrap}.m.customer{background:#fff;border:1px solid #dde}.m.agent{margin-left:auto;background:#dbe8ff}\
-        .s{font-size:.7rem;color:#667;text-align:right}.reply{display:flex;gap:.5rem}.reply textarea{flex:1}.reply button,.end{margin:0}.note{color:#667;text-align:center}.ended{opacity:.6}</style>";
-    let html = page(lang, t(lang, "title.chat"), true, &body)
-        .0
-        .replace("</head>", &format!("{extra_css}</head>"));
-    Html(html).into_response()
+        .s{font-size:.7rem;color:#667;text-align:right}.reply{display:flex;gap:.5rem}.reply textarea{flex:1}.reply button,.end{margin:0}.note{color:#667;text-align:center}.ended{opacity:.6}";
+    page_with_css(lang, t(lang, "title.chat"), &body, extra_css)
 }
 
 /// A page that embeds the widget, to try it (and for the browser test).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use kefu_app::contracts::StoredContract;
 use kefu_core::access::Role;
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::ApiJson;
 use crate::auth::{Authorized, CurrentUser, Policy, Staff};
-use crate::pages::{Lang, csrf_of, escape, page, sign_out_form, url_encode};
+use crate::pages::{Lang, csrf_of, escape, label, page_with_css, sign_out_form, url_encode};
 use crate::{AppState, Problem};
 
 /// Administrators and supervisors: who keeps the staff records.
@@ -733,21 +733,10 @@ pub async fn nda_post(
 
 // ------------------------------------------------------------------------------ pages
 
-fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
-    if lang == Lang::En { en } else { zh }
-}
-
-const CSS: &str = "<style>table.list{width:100%;border-collapse:collapse}table.list th{text-align:left;border-bottom:2px solid #dde;padding:.3rem}\
-    table.list td{border-bottom:1px solid #eef;vertical-align:top;padding:.4rem .3rem}.note{color:#667}\
-    .flag{color:#b3261e;font-weight:600}.warn{color:#7a5b00}.clear{color:#116329}ul.r{margin:0;padding-left:1.1rem}</style>";
+const CSS: &str = ".flag{color:#b3261e;font-weight:600}.warn{color:#7a5b00}.clear{color:#116329}ul.r{margin:0;padding-left:1.1rem}";
 
 fn styled(lang: Lang, title: &str, body: &str) -> Response {
-    Html(
-        page(lang, title, true, body)
-            .0
-            .replace("</head>", &format!("{CSS}</head>")),
-    )
-    .into_response()
+    page_with_css(lang, title, body, CSS)
 }
 
 fn reasons_html(lang: Lang, list: &[(ChannelKind, Standing)]) -> String {

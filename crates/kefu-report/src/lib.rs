@@ -648,7 +648,7 @@ fn staffing(o: &mut String, st: &kefu_app::staffing::PeriodStaffing, l: &L) {
             let _ = write!(
                 o,
                 "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(n.channel),
+                esc(channel_label(n.channel, l)),
                 esc(&n.from),
                 esc(&n.to),
                 n.minutes
